@@ -5,6 +5,7 @@ import os
 import mindspore as ms
 
 from src.errors import UserError
+from src.fileio import atomic_output
 
 _SHOWN = 5
 
@@ -49,3 +50,9 @@ def load_params(net, path):
                         f"({_names(missing)}): it was not saved from this Inception-v4.")
     ms.load_param_into_net(net, {name: params[name] for name in wanted}, strict_load=True)
     return params
+
+
+def save_checkpoint(cell, path, append_dict=None):
+    """Write `cell`'s parameters to `path` atomically: an interrupted save leaves the old file intact."""
+    with atomic_output(path) as tmp:
+        ms.save_checkpoint(cell, tmp, append_dict=append_dict)

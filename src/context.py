@@ -22,3 +22,21 @@ def init_context(cfg, device_id=None):
         ms.set_device("CPU")
     else:
         ms.set_device(cfg.device_target, cfg.device_id if device_id is None else device_id)
+
+
+def is_distributed():
+    """True when launched as one of several workers (rank table / mpirun: RANK_SIZE > 1; msrun: MS_WORKER_NUM > 1)."""
+    return any(int(os.environ.get(name, "1") or "1") > 1 for name in ("RANK_SIZE", "MS_WORKER_NUM"))
+
+
+def init_distributed():
+    """Initialise communication and data parallelism with mean gradients; return (rank_id, group_size)."""
+    if not is_distributed():
+        return 0, 1
+    import mindspore as ms
+    from mindspore.communication import get_group_size, get_rank, init
+    init()
+    group_size = get_group_size()
+    ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True,
+                                 device_num=group_size)
+    return get_rank(), group_size

@@ -173,10 +173,11 @@ class Inceptionv4(nn.Cell):
         is_train: initial mode; `set_train()` changes it later.
         bn_momentum: weight of the old value in every conv BatchNorm's moving statistics.
         head_bn_momentum: the same for the two BatchNorm1d layers of the head.
+        dropout_keep_prob: fraction of features the dropout keeps while training (paper: 0.8).
     """
 
     def __init__(self, in_channels=3, classes=1000, k=192, l=224, m=256, n=384, is_train=True,
-                 bn_momentum=0.997, head_bn_momentum=0.9):
+                 bn_momentum=0.997, head_bn_momentum=0.9, dropout_keep_prob=0.8):
         super().__init__()
         self.stem = Stem(in_channels, bn_momentum)
         self.inception_a = nn.SequentialCell([InceptionA(bn_momentum) for _ in range(4)])
@@ -186,7 +187,7 @@ class Inceptionv4(nn.Cell):
         self.inception_c = nn.SequentialCell([InceptionC(bn_momentum) for _ in range(3)])
         self.mean = ops.ReduceMean(keep_dims=False)
         self.bn0 = nn.BatchNorm1d(NUM_FEATURES, eps=1e-3, momentum=head_bn_momentum)
-        self.dropout = nn.Dropout(p=0.2)
+        self.dropout = nn.Dropout(p=1.0 - dropout_keep_prob)
         self.classifier = nn.Dense(NUM_FEATURES, classes, weight_init=XavierUniform())
         self.bn1 = nn.BatchNorm1d(classes, eps=1e-3, momentum=head_bn_momentum)
         self.log_softmax = nn.LogSoftmax(axis=1)
@@ -213,5 +214,6 @@ def check_input_size(height, width):
 
 
 def create_network(cfg, is_train=True):
-    """The network described by a Config (num_classes, bn_momentum)."""
-    return Inceptionv4(classes=cfg.num_classes, is_train=is_train, bn_momentum=cfg.bn_momentum)
+    """The network described by a Config (num_classes, bn_momentum, dropout_keep_prob)."""
+    return Inceptionv4(classes=cfg.num_classes, is_train=is_train, bn_momentum=cfg.bn_momentum,
+                       dropout_keep_prob=cfg.dropout_keep_prob)

@@ -1,0 +1,138 @@
+"""Training and evaluation throughput of Inception-v4 on the CPU, graph mode.
+
+    python benchmarks/bench_train.py                          # the README table (takes ~25 min)
+    python benchmarks/bench_train.py --batch_size 8 --steps 3 --isa ALL --jit_level O1
+
+Without --batch_size, runs the standard set of variants, each in a fresh process (oneDNN reads its
+ISA cap once per process), and prints one Markdown table row per variant. Images are random
+tensors, so the data pipeline is not measured here (see bench_pipeline.py).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+VARIANTS = [  # (batch, steps, isa, jit_level, threads)
+    (8, 4, "AVX2", "", 0),
+    (32, 4, "AVX2", "", 0),
+    (8, 4, "AVX2", "O1", 0),
+    (8, 4, "AVX2", "", 1),
+    (8, 1, "ALL", "", 0),
+]
+
+
+class StepTimer:
+    """Collects the wall time of every train step."""
+
+    def __init__(self):
+        from mindspore.train import Callback
+
+        timer = self
+
+        class _Callback(Callback):
+            def on_train_step_begin(self, run_context):
+                timer.begin = time.perf_counter()
+
+            def on_train_step_end(self, run_context):
+                outputs = run_context.original_args().net_outputs
+                (outputs[0] if isinstance(outputs, (tuple, list)) else outputs).asnumpy()
+                timer.times.append(time.perf_counter() - timer.begin)
+
+        self.times = []
+        self.begin = 0.0
+        self.callback = _Callback()
+
+
+def worker(args):
+    """Measure one variant in this process and print a JSON line."""
+    os.environ["ONEDNN_MAX_CPU_ISA"] = args.isa
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    import numpy as np
+    import mindspore as ms
+    import mindspore.dataset as ds
+    from mindspore.train import Model
+
+    from src.context import init_context
+    from src.inceptionv4 import create_network
+    from src.lr_schedule import get_lr
+    from src.model_utils.config import get_config
+    from src.training import create_optimizer, create_train_model
+
+    size = str(args.size)
+    cfg = get_config(["--config_path", os.path.join(ROOT, "default_config_cpu.yaml"), "--batch_size",
+                      str(args.batch_size), "--width", size, "--height", size])
+    init_context(cfg)
+    if args.jit_level:
+        ms.set_context(jit_config={"jit_level": args.jit_level})
+    if args.threads:
+        ms.set_context(inter_op_parallel_num=args.threads)
+    rng = np.random.default_rng(0)
+    batch = rng.standard_normal((args.batch_size, 3, args.size, args.size)).astype(np.float32)
+    labels = rng.integers(0, cfg.num_classes, args.batch_size).astype(np.int32)
+    steps = args.steps + 1
+    data = ds.GeneratorDataset(lambda: ((batch, labels) for _ in range(steps)), ["image", "label"])
+
+    net = create_network(cfg)
+    lrs = get_lr(cfg.lr_init, cfg.lr_end, cfg.lr_max, cfg.warmup_epochs, 1, steps)
+    model = create_train_model(cfg, net, create_optimizer(net, ms.Tensor(lrs), cfg))
+    timer = StepTimer()
+    model.train(1, data, callbacks=[timer.callback], dataset_sink_mode=False)
+    train_step = statistics.median(timer.times[1:])
+
+    net.set_train(False)
+    predictor = Model(net)
+    images = ms.Tensor(batch)
+    start = time.perf_counter()
+    predictor.predict(images).asnumpy()
+    eval_first = time.perf_counter() - start
+    eval_times = []
+    for _ in range(args.steps):
+        start = time.perf_counter()
+        predictor.predict(images).asnumpy()
+        eval_times.append(time.perf_counter() - start)
+    eval_step = statistics.median(eval_times)
+    print(json.dumps({
+        "batch": args.batch_size, "size": args.size, "isa": args.isa, "jit_level": args.jit_level or "default",
+        "threads": args.threads or "default", "train_compile_s": round(timer.times[0] - train_step, 1),
+        "train_step_s": round(train_step, 3), "train_img_s": round(args.batch_size / train_step, 2),
+        "eval_compile_s": round(eval_first - eval_step, 1), "eval_img_s": round(args.batch_size / eval_step, 2),
+    }), flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch_size", type=int, help="measure one variant with this batch size")
+    parser.add_argument("--size", type=int, default=299, help="image height and width")
+    parser.add_argument("--steps", type=int, default=4, help="timed steps after the compiling one")
+    parser.add_argument("--isa", default="AVX2", help="ONEDNN_MAX_CPU_ISA (ALL: no cap)")
+    parser.add_argument("--jit_level", default="", help="MindSpore jit_level (O0, O1); default: MindSpore's")
+    parser.add_argument("--threads", type=int, default=0, help="OMP_NUM_THREADS and inter-op threads; 0: default")
+    args = parser.parse_args()
+    if args.batch_size:
+        worker(args)
+        return
+    print("| batch | oneDNN ISA | jit level | threads | train img/s | train compile s | eval img/s | eval compile s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for batch, steps, isa, jit_level, threads in VARIANTS:
+        cmd = [sys.executable, __file__, "--batch_size", str(batch), "--size", str(args.size), "--steps",
+               str(steps), "--isa", isa, "--jit_level", jit_level, "--threads", str(threads)]
+        run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
+        if run.returncode or not lines:
+            print(f"| {batch} | {isa} | {jit_level or 'default'} | {threads or 'default'} | failed: "
+                  f"{run.stderr.strip().splitlines()[-1] if run.stderr.strip() else run.returncode} |||||")
+            continue
+        r = json.loads(lines[-1])
+        print(f"| {r['batch']} | {r['isa']} | {r['jit_level']} | {r['threads']} | {r['train_img_s']} | "
+              f"{r['train_compile_s']} | {r['eval_img_s']} | {r['eval_compile_s']} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
