@@ -6,12 +6,14 @@ import mindspore as ms
 from src.callback import CheckpointSaver, EvalCallBack, ProgressMonitor
 from src.checkpoint import load_params
 from src.context import init_context, init_distributed
-from src.dataset import create_dataset
+from src.dataset import create_dataset, explain_pipeline_errors
 from src.errors import UserError, report_user_errors
 from src.evaluation import create_eval_model
 from src.inceptionv4 import check_input_size, create_network
 from src.lr_schedule import get_lr
 from src.model_utils.config import get_config
+from src.model_utils.modelarts_unzip import modelarts_pre_process
+from src.model_utils.moxing_adapter import moxing_wrapper
 from src.training import create_optimizer, create_train_model
 
 CKPT_PREFIX = "inceptionv4-train"
@@ -51,6 +53,7 @@ def restore(cfg, net, optimizer):
     return int(params["global_step"].asnumpy().reshape(-1)[0])
 
 
+@moxing_wrapper(pre_process=modelarts_pre_process)
 def run_train(cfg):
     """Build data, network, optimizer and callbacks from `cfg` and train."""
     check_train_config(cfg)
@@ -92,15 +95,16 @@ def run_train(cfg):
           f"step {done} (epoch {done // steps_per_epoch + 1}), checkpoints in {ckpt_dir}", flush=True)
 
     first_epoch, skip = divmod(done, steps_per_epoch)
-    if skip:  # resume mid-epoch: finish that epoch without the batches already trained on
-        partial = create_dataset(cfg, cfg.dataset_path, True, rank_id=rank_id, group_size=group_size,
-                                 shuffle=cfg.shuffle).skip(skip)
-        model.train(first_epoch + 1, partial, callbacks=callbacks, dataset_sink_mode=False,
-                    initial_epoch=first_epoch)
-        first_epoch += 1
-    if first_epoch < cfg.epoch_size:
-        model.train(cfg.epoch_size, dataset, callbacks=callbacks, dataset_sink_mode=cfg.ds_sink_mode,
-                    initial_epoch=first_epoch)
+    with explain_pipeline_errors():
+        if skip:  # resume mid-epoch: finish that epoch without the batches already trained on
+            partial = create_dataset(cfg, cfg.dataset_path, True, rank_id=rank_id, group_size=group_size,
+                                     shuffle=cfg.shuffle).skip(skip)
+            model.train(first_epoch + 1, partial, callbacks=callbacks, dataset_sink_mode=False,
+                        initial_epoch=first_epoch)
+            first_epoch += 1
+        if first_epoch < cfg.epoch_size:
+            model.train(cfg.epoch_size, dataset, callbacks=callbacks, dataset_sink_mode=cfg.ds_sink_mode,
+                        initial_epoch=first_epoch)
     print(f"train: finished {total_steps} steps", flush=True)
 
 

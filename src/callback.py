@@ -50,7 +50,7 @@ class ProgressMonitor(Callback):
         self.loss_scale = loss_scale
         self.log_seconds = log_seconds
         self.print = printer
-        self.epoch_start = self.last_log = time.time()
+        self.epoch_start = self.last_log = self.rate_start = time.time()
         self.epoch_steps = 0
         self.loss = float("nan")
 
@@ -69,13 +69,15 @@ class ProgressMonitor(Callback):
                 f"rate {self.learning_rates[self.step - 1]:.6g}, loss scale {self.loss_scale}): training "
                 "stopped. Lower lr_max or loss_scale, check the data, or resume from an earlier checkpoint.")
         now = time.time()
+        if self.epoch_steps == 1:  # the first step may include graph compilation: time the rest
+            self.rate_start = self.last_log = now
+            return
         if now - self.last_log >= self.log_seconds and in_epoch < self.steps_per_epoch:
             self.last_log = now
-            elapsed = now - self.epoch_start
-            rate = self.epoch_steps * self.batch_size / elapsed
-            eta = elapsed / self.epoch_steps * (self.steps_per_epoch - in_epoch)
+            per_step = (now - self.rate_start) / (self.epoch_steps - 1)
+            eta = per_step * (self.steps_per_epoch - in_epoch)
             self.print(f"epoch {epoch} step {in_epoch}/{self.steps_per_epoch}, loss {self.loss:.4f}, "
-                       f"{rate:.1f} img/s, epoch ETA {_clock(eta)}", flush=True)
+                       f"{self.batch_size / per_step:.1f} img/s, epoch ETA {_clock(eta)}", flush=True)
 
     def on_train_epoch_end(self, run_context):
         elapsed = (time.time() - self.epoch_start) * 1000.0

@@ -1,0 +1,160 @@
+"""Input pipelines for ImageNet-style folders and CIFAR-10 binary files.
+
+Every pipeline yields batches of (float32 N x 3 x height x width normalised images, int32 labels). Bad
+input (missing folder, wrong layout, truncated CIFAR file) raises UserError before anything is compiled; a
+bad image found while reading stops the pipeline with an error naming the file (see explain_pipeline_errors).
+"""
+import contextlib
+import math
+import os
+import re
+
+import mindspore.dataset as ds
+import mindspore.dataset.vision as V
+import numpy as np
+
+from src.data_files import cifar_files, list_image_folder, read_cifar_file, read_image_file
+from src.errors import UserError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2023, 0.1994, 0.2010)
+EVAL_CROP_FRACTION = 0.875
+"""ImageNet evaluation: resize the shorter side to size / 0.875, then take the centre crop of size."""
+CIFAR_PAD = 4
+
+
+def worker_count(requested, group_size=1):
+    """Parallel workers per pipeline: `requested`, capped to this process's share of the CPU cores.
+
+    A process already pinned to a subset of cores (taskset) uses those; otherwise the machine's cores
+    are split between the `group_size` ranks running on it.
+    """
+    total = os.cpu_count() or 1
+    pinned = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else total
+    share = pinned if pinned < total else total // max(group_size, 1)
+    return max(1, min(requested, share))
+
+
+def _normalize(mean, std):
+    """Rescale to [0, 1] and normalise in one op: (x / 255 - mean) / std."""
+    return V.Normalize([m * 255 for m in mean], [s * 255 for s in std])
+
+
+def _sampler(num_rows, do_train, shuffle, rank_id, group_size):
+    """Reading order of one rank.
+
+    Training shards are equal-sized (MindSpore's DistributedSampler repeats up to group_size - 1 samples
+    so every rank runs the same number of steps); evaluation shards are exactly disjoint and together
+    cover every sample once.
+    """
+    if group_size == 1:
+        return ds.RandomSampler() if shuffle else ds.SequentialSampler()
+    if do_train:
+        return ds.DistributedSampler(group_size, rank_id, shuffle=shuffle)
+    indices = list(range(rank_id, num_rows, group_size))
+    return ds.SubsetRandomSampler(indices) if shuffle else ds.SubsetSampler(indices)
+
+
+def _check_shard_size(path, num_rows, do_train, cfg, group_size):
+    per_rank = math.ceil(num_rows / group_size)
+    if do_train and per_rank < cfg.batch_size:
+        raise UserError(f"dataset '{path}' has {num_rows} images: {per_rank} per device, fewer than one batch "
+                        f"of batch_size {cfg.batch_size} (training drops incomplete batches). "
+                        f"Set --batch_size {per_rank} or less, or use more data.")
+    if num_rows < group_size:
+        raise UserError(f"dataset '{path}' has {num_rows} images, fewer than the {group_size} devices.")
+
+
+def _batch(data_set, do_train, cfg, repeat_num):
+    """Batch (training drops the incomplete last batch) and repeat. Labels are int32 from both sources."""
+    return data_set.batch(cfg.batch_size, drop_remainder=do_train).repeat(repeat_num)
+
+
+def create_dataset_imagenet(dataset_path, do_train, cfg, repeat_num=1, rank_id=0, group_size=1, shuffle=None):
+    """Pipeline over an ImageNet-style folder (<path>/<class>/<image>; sorted class names -> labels).
+
+    Train: random crop (scale 0.08-1, ratio 3/4-4/3) decoded and resized to (height, width), horizontal
+    flip, colour jitter 0.4. Eval: decode, resize the shorter side to size / 0.875, centre crop. Every file
+    is checked as it is read (src.image_check: empty, not an image, truncated, damaged JPEG headers): a bad
+    one stops the pipeline with an error naming it.
+    """
+    folder = list_image_folder(dataset_path, cfg.num_classes)
+    shuffle = do_train if shuffle is None else shuffle
+    _check_shard_size(dataset_path, len(folder.files), do_train, cfg, group_size)
+    workers = worker_count(cfg.work_nums, group_size)
+    size = (cfg.height, cfg.width)
+    data_set = ds.ImageFolderDataset(
+        dataset_path, num_parallel_workers=workers, extensions=folder.extensions,
+        class_indexing={name: label for label, name in enumerate(folder.classes)},
+        sampler=_sampler(len(folder.files), do_train, shuffle, rank_id, group_size), decrypt=read_image_file)
+    if do_train:
+        ops = [V.RandomCropDecodeResize(size, scale=(0.08, 1.0), ratio=(0.75, 1.333)),
+               V.RandomHorizontalFlip(prob=0.5),
+               V.RandomColorAdjust(brightness=0.4, contrast=0.4, saturation=0.4)]
+    else:
+        ops = [V.Decode(), V.Resize(round(max(size) / EVAL_CROP_FRACTION)), V.CenterCrop(size)]
+    ops += [_normalize(IMAGENET_MEAN, IMAGENET_STD), V.HWC2CHW()]
+    data_set = data_set.map(ops, input_columns="image", num_parallel_workers=workers)
+    return _batch(data_set, do_train, cfg, repeat_num)
+
+
+def create_dataset_cifar10(dataset_path, do_train, cfg, repeat_num=1, rank_id=0, group_size=1, shuffle=None):
+    """Pipeline over CIFAR-10 binary files (<path>/cifar-10-batches-bin/data_batch_*.bin for training,
+    <path>/cifar-10-verify-bin/test_batch.bin for evaluation), reading every whole record of every file.
+
+    Train: random crop 32 with padding 4, horizontal flip. Both: resize to (height, width), normalise.
+    """
+    parts = [read_cifar_file(path, cfg.num_classes) for path in cifar_files(dataset_path, do_train)]
+    images = np.concatenate([part[0] for part in parts])
+    labels = np.concatenate([part[1] for part in parts])
+    shuffle = do_train if shuffle is None else shuffle
+    _check_shard_size(dataset_path, len(labels), do_train, cfg, group_size)
+    workers = worker_count(cfg.work_nums, group_size)
+    data_set = ds.NumpySlicesDataset({"image": images, "label": labels},
+                                     sampler=_sampler(len(labels), do_train, shuffle, rank_id, group_size))
+    ops = [V.RandomCrop(images.shape[1:3], padding=CIFAR_PAD), V.RandomHorizontalFlip(prob=0.5)] if do_train else []
+    ops += [V.Resize((cfg.height, cfg.width)), _normalize(CIFAR_MEAN, CIFAR_STD), V.HWC2CHW()]
+    data_set = data_set.map(ops, input_columns="image", num_parallel_workers=workers)
+    return _batch(data_set, do_train, cfg, repeat_num)
+
+
+def create_dataset(cfg, dataset_path, do_train, repeat_num=1, rank_id=0, group_size=1, shuffle=None):
+    """The pipeline for cfg.ds_type ('imagenet' or 'cifar10')."""
+    create = {"imagenet": create_dataset_imagenet, "cifar10": create_dataset_cifar10}[cfg.ds_type]
+    return create(dataset_path, do_train, cfg, repeat_num, rank_id, group_size, shuffle)
+
+
+_BAD_FILE_PATTERNS = (  # BadImageFile raised while reading; MindSpore's decoder failing on a file
+    re.compile(r"bad image file '(?P<path>.*?)': (?P<why>[^\n]*)"),
+    re.compile(r"The corresponding data file is: (?P<path>.+?)\. (?P<why>[^\n]*?)(?: Dump the abnormal|\n|$)"),
+)
+
+
+def bad_file_from_error(error_text):
+    """(path, problem) of the bad image file named in a dataset-pipeline error message, or None."""
+    for pattern in _BAD_FILE_PATTERNS:
+        match = pattern.search(error_text)
+        if match:
+            return match.group("path"), match.group("why").rstrip(".")
+    return None
+
+
+@contextlib.contextmanager
+def explain_pipeline_errors():
+    """Turn a pipeline failure caused by a bad image file into a UserError naming the file and the checker.
+
+    Wrap the loop that consumes a pipeline (model.train, model.eval); other errors pass through unchanged.
+    """
+    try:
+        yield
+    except RuntimeError as err:
+        bad = bad_file_from_error(str(err))
+        if bad is None:
+            raise
+        path, problem = bad
+        folder = os.path.dirname(os.path.dirname(path)) or "."
+        raise UserError(f"bad image file '{path}': {problem}. Stopped. List every bad file of the dataset with "
+                        f"'python -m src.tools.check_dataset --ds_type imagenet {folder}', then replace or "
+                        f"remove them.") from None

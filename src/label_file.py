@@ -1,0 +1,62 @@
+"""Label files of the C++ inference app: one `<image-stem>:<class index>` line per image.
+
+Class indices are the positions of the class folders in sorted order, as eval.py numbers them
+(src.data_files.list_image_folder).
+"""
+import os
+
+from src.data_files import list_image_folder
+from src.errors import UserError
+from src.fileio import atomic_output
+
+
+def class_images(dataset_path):
+    """[(image stem, class index)] of an ImageNet-style folder `<dataset_path>/<class>/<image>`, in the
+    order eval.py reads it."""
+    folder = list_image_folder(dataset_path)
+    items, where = [], {}
+    for path, label in zip(folder.files, folder.labels):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if stem in where:
+            raise UserError(f"images '{where[stem]}' and '{path}' have the same name '{stem}': the label file "
+                            "and the inference app's result files need unique image names.")
+        where[stem] = path
+        items.append((stem, int(label)))
+    return items
+
+
+def write_label_file(dataset_path, label_file):
+    """Write the label file of `dataset_path`; return the number of images."""
+    items = class_images(dataset_path)
+    with atomic_output(label_file) as tmp:
+        with open(tmp, "w", encoding="utf-8") as stream:
+            stream.writelines(f"{stem}:{label}\n" for stem, label in items)
+    return len(items)
+
+
+def read_label_file(label_file, num_classes):
+    """{image stem: class index} from a label file; UserError naming the line of any bad entry."""
+    if not label_file:
+        raise UserError("no label file given: pass --label_file (write one with "
+                        "python -m src.tools.make_label_file --dataset_path <val folder> --label_file <file>).")
+    if not os.path.isfile(label_file):
+        raise UserError(f"label file '{label_file}' does not exist.")
+    labels = {}
+    with open(label_file, encoding="utf-8") as stream:
+        for number, line in enumerate(stream, 1):
+            line = line.strip()
+            if not line:
+                continue
+            stem, sep, label = line.rpartition(":")
+            if not sep or not stem or not label.strip().isdigit():
+                raise UserError(f"label file '{label_file}' line {number} is '{line}', expected "
+                                "<image-stem>:<class index>.")
+            if int(label) >= num_classes:
+                raise UserError(f"label file '{label_file}' line {number} has class {int(label)}, but num_classes "
+                                f"is {num_classes}: pass the num_classes the model was trained with.")
+            if stem in labels:
+                raise UserError(f"label file '{label_file}' lists image '{stem}' twice (line {number}).")
+            labels[stem] = int(label)
+    if not labels:
+        raise UserError(f"label file '{label_file}' is empty.")
+    return labels

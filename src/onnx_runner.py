@@ -1,0 +1,77 @@
+"""Running an exported ONNX classifier with onnxruntime on the CPU or a CUDA GPU."""
+import os
+
+import numpy as np
+import onnxruntime as ort
+from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+
+from src.errors import UserError
+
+PROVIDERS = {"CPU": "CPUExecutionProvider", "GPU": "CUDAExecutionProvider"}
+_LOAD_ERRORS = (ort_errors.InvalidProtobuf, ort_errors.InvalidGraph, ort_errors.Fail, ort_errors.NotImplemented,
+                ort_errors.InvalidArgument)
+
+
+def _provider(device_target):
+    """The onnxruntime execution provider for `device_target`; UserError if this install lacks it."""
+    if device_target not in PROVIDERS:
+        raise UserError(f"onnxruntime runs ONNX models on CPU or GPU, not on {device_target}: pass "
+                        "--device_target CPU or GPU.")
+    provider = PROVIDERS[device_target]
+    available = ort.get_available_providers()
+    if provider not in available:
+        hint = " (install onnxruntime-gpu and CUDA for GPU)" if device_target == "GPU" else ""
+        raise UserError(f"device_target {device_target} needs onnxruntime's {provider}, which this "
+                        f"onnxruntime {ort.__version__} lacks{hint}; available providers: "
+                        f"{', '.join(available)}. Use --device_target CPU to run on the CPU.")
+    return provider
+
+
+class OnnxClassifier:
+    """An image classifier exported to ONNX: images (batch, 3, height, width) float32 -> scores
+    (batch, classes).
+
+    `batch_size` is the batch the model was exported with (None if it takes any batch). `predict`
+    takes any number of images and runs them in batches of that size, padding the last one with
+    zero images whose outputs are dropped, so every image is scored once and only real images count.
+    """
+
+    def __init__(self, path, device_target):
+        provider = _provider(device_target)
+        if not os.path.isfile(path):
+            raise UserError(f"ONNX model '{path}' does not exist: export one with "
+                            "'python export.py --file_format ONNX' and pass its path with --file_name.")
+        try:
+            self.session = ort.InferenceSession(path, providers=[provider])
+        except _LOAD_ERRORS as err:
+            detail = str(err).strip().splitlines()[0]
+            raise UserError(f"'{path}' is not a loadable ONNX model ({detail}).") from None
+        if self.session.get_providers()[0] != provider:
+            raise UserError(f"onnxruntime could not start {provider} for '{path}' (it fell back to "
+                            f"{self.session.get_providers()[0]}): check the CUDA installation or use "
+                            "--device_target CPU.")
+        model_input = self.session.get_inputs()[0]
+        shape = model_input.shape
+        if len(shape) != 4 or shape[1] != 3 or not all(isinstance(d, int) for d in shape[2:]):
+            raise UserError(f"'{path}' takes input '{model_input.name}' of shape {shape}, not images "
+                            "(batch, 3, height, width) of a fixed size: is it an exported classifier?")
+        self.path = path
+        self.input_name = model_input.name
+        self.batch_size = shape[0] if isinstance(shape[0], int) else None
+        self.height, self.width = shape[2], shape[3]
+        self.num_classes = self.session.get_outputs()[0].shape[-1]
+
+    def predict(self, images):
+        """Scores (len(images), classes) for float32 `images` (n, 3, height, width)."""
+        images = np.ascontiguousarray(images, dtype=np.float32)
+        if self.batch_size is None:
+            return self.session.run(None, {self.input_name: images})[0]
+        outputs = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start:start + self.batch_size]
+            real = len(chunk)
+            if real < self.batch_size:
+                padding = np.zeros((self.batch_size - real,) + chunk.shape[1:], np.float32)
+                chunk = np.concatenate([chunk, padding])
+            outputs.append(self.session.run(None, {self.input_name: chunk})[0][:real])
+        return np.concatenate(outputs)
