@@ -11,7 +11,7 @@ from src.dataset import explain_pipeline_errors
 from src.errors import report_user_errors
 from src.evaluation import create_eval_model
 from src.inceptionv4 import create_network
-from src.inference import check_inference_config
+from src.inference import check_batch_and_size
 from src.model_utils.config import get_config
 from src.model_utils.modelarts_unzip import modelarts_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
@@ -31,7 +31,7 @@ class ImageCounter(Callback):
 @moxing_wrapper(pre_process=modelarts_pre_process)
 def run_eval(cfg):
     """Load `cfg.checkpoint_path` and evaluate it on `cfg.dataset_path`; return (metrics, image count)."""
-    check_inference_config(cfg)
+    check_batch_and_size(cfg)
     init_context(cfg)
     net = create_network(cfg, is_train=False)
     load_params(net, cfg.checkpoint_path)

@@ -14,7 +14,7 @@ from src.context import init_context
 from src.errors import UserError, report_user_errors
 from src.fileio import atomic_output
 from src.inceptionv4 import create_network
-from src.inference import check_inference_config, model_file
+from src.inference import check_batch_and_size, model_file
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import moxing_wrapper
 
@@ -36,7 +36,7 @@ def modelarts_pre_process(cfg):
 def run_export(cfg):
     """Load `cfg.ckpt_file` into the eval-mode network and export it; return the written path."""
     check_backend(cfg.file_format, cfg.device_target)
-    check_inference_config(cfg)
+    check_batch_and_size(cfg)
     if not cfg.file_name:
         raise UserError("config key 'file_name' is empty: pass --file_name with the output path.")
     init_context(cfg)

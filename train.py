@@ -9,7 +9,8 @@ from src.context import init_context, init_distributed
 from src.dataset import create_dataset, explain_pipeline_errors
 from src.errors import UserError, report_user_errors
 from src.evaluation import create_eval_model
-from src.inceptionv4 import check_input_size, create_network
+from src.inceptionv4 import create_network
+from src.inference import check_batch_and_size
 from src.lr_schedule import get_lr
 from src.model_utils.config import get_config
 from src.model_utils.modelarts_unzip import modelarts_pre_process
@@ -21,10 +22,7 @@ CKPT_PREFIX = "inceptionv4-train"
 
 def check_train_config(cfg):
     """Reject settings that would fail only after a long graph compile."""
-    try:
-        check_input_size(cfg.height, cfg.width)
-    except ValueError as err:
-        raise UserError(str(err)) from None
+    check_batch_and_size(cfg)
     if cfg.device_target == "CPU" and cfg.amp_level != "O0":
         raise UserError(f"amp_level '{cfg.amp_level}' needs float16 kernels, which the CPU backend lacks: "
                         "use --amp_level O0 on the CPU.")
@@ -32,7 +30,7 @@ def check_train_config(cfg):
         raise UserError(f"start_epoch {cfg.start_epoch} must lie in [1, epoch_size={cfg.epoch_size}].")
     if not 0.0 < cfg.dropout_keep_prob <= 1.0:
         raise UserError(f"dropout_keep_prob {cfg.dropout_keep_prob} must lie in (0, 1].")
-    for key in ("batch_size", "epoch_size", "save_checkpoint_epochs", "keep_checkpoint_max", "eval_interval"):
+    for key in ("epoch_size", "save_checkpoint_epochs", "keep_checkpoint_max", "eval_interval"):
         if getattr(cfg, key) < 1:
             raise UserError(f"config key '{key}' must be at least 1, got {getattr(cfg, key)}.")
     if cfg.resume and not os.path.isfile(cfg.resume):
@@ -41,7 +39,8 @@ def check_train_config(cfg):
 
 
 def restore(cfg, net, optimizer):
-    """Load `cfg.resume` into the network and optimizer; return the global step it reached (0 if none)."""
+    """Load `cfg.resume` into the network and optimizer; return the global step it reached, or None for a
+    checkpoint that holds weights only."""
     params = load_params(net, cfg.resume)
     if "global_step" not in params:
         print(f"resume: '{cfg.resume}' holds weights only; optimizer state starts afresh at epoch "

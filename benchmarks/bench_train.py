@@ -1,7 +1,7 @@
 """Training and evaluation throughput of Inception-v4 on the CPU, graph mode.
 
-    python benchmarks/bench_train.py                          # the README table (takes ~25 min)
-    python benchmarks/bench_train.py --batch_size 8 --steps 3 --isa ALL --jit_level O1
+    python benchmarks/bench_train.py                          # the README table (takes ~20 min)
+    python benchmarks/bench_train.py --batch_size 8 --steps 3 --isa ALL --jit_level O1 --sink
 
 Without --batch_size, runs the standard set of variants, each in a fresh process (oneDNN reads its
 ISA cap once per process), and prints one Markdown table row per variant. Images are random
@@ -18,17 +18,20 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-VARIANTS = [  # (batch, steps, isa, jit_level, threads)
-    (8, 4, "AVX2", "", 0),
-    (32, 4, "AVX2", "", 0),
-    (8, 4, "AVX2", "O1", 0),
-    (8, 4, "AVX2", "", 1),
-    (8, 1, "ALL", "", 0),
+VARIANTS = [  # (batch, steps, isa, extra options)
+    (8, 4, "AVX2", []),
+    (32, 3, "AVX2", []),
+    (8, 4, "AVX2", ["--jit_level", "O1"]),
+    (8, 4, "AVX2", ["--threads", "1"]),
+    (8, 4, "AVX2", ["--sink"]),
+    (8, 4, "AVX2", ["--graph_kernel"]),
+    (8, 1, "ALL", []),
 ]
 
 
 class StepTimer:
-    """Collects the wall time of every train step."""
+    """Wall time of every train step, from the ends of consecutive steps (works in sink mode with
+    sink_size=1 too, where step callbacks come once per sunk step)."""
 
     def __init__(self):
         from mindspore.train import Callback
@@ -36,16 +39,18 @@ class StepTimer:
         timer = self
 
         class _Callback(Callback):
-            def on_train_step_begin(self, run_context):
-                timer.begin = time.perf_counter()
+            def on_train_begin(self, run_context):
+                timer.last = time.perf_counter()
 
             def on_train_step_end(self, run_context):
                 outputs = run_context.original_args().net_outputs
                 (outputs[0] if isinstance(outputs, (tuple, list)) else outputs).asnumpy()
-                timer.times.append(time.perf_counter() - timer.begin)
+                now = time.perf_counter()
+                timer.times.append(now - timer.last)
+                timer.last = now
 
         self.times = []
-        self.begin = 0.0
+        self.last = 0.0
         self.callback = _Callback()
 
 
@@ -73,6 +78,8 @@ def worker(args):
         ms.set_context(jit_config={"jit_level": args.jit_level})
     if args.threads:
         ms.set_context(inter_op_parallel_num=args.threads)
+    if args.graph_kernel:
+        ms.set_context(enable_graph_kernel=True)
     rng = np.random.default_rng(0)
     batch = rng.standard_normal((args.batch_size, 3, args.size, args.size)).astype(np.float32)
     labels = rng.integers(0, cfg.num_classes, args.batch_size).astype(np.int32)
@@ -83,7 +90,10 @@ def worker(args):
     lrs = get_lr(cfg.lr_init, cfg.lr_end, cfg.lr_max, cfg.warmup_epochs, 1, steps)
     model = create_train_model(cfg, net, create_optimizer(net, ms.Tensor(lrs), cfg))
     timer = StepTimer()
-    model.train(1, data, callbacks=[timer.callback], dataset_sink_mode=False)
+    if args.sink:
+        model.train(steps, data, callbacks=[timer.callback], dataset_sink_mode=True, sink_size=1)
+    else:
+        model.train(1, data, callbacks=[timer.callback], dataset_sink_mode=False)
     train_step = statistics.median(timer.times[1:])
 
     net.set_train(False)
@@ -100,7 +110,8 @@ def worker(args):
     eval_step = statistics.median(eval_times)
     print(json.dumps({
         "batch": args.batch_size, "size": args.size, "isa": args.isa, "jit_level": args.jit_level or "default",
-        "threads": args.threads or "default", "train_compile_s": round(timer.times[0] - train_step, 1),
+        "threads": args.threads or "default", "sink": args.sink, "graph_kernel": args.graph_kernel,
+        "train_compile_s": round(timer.times[0] - train_step, 1),
         "train_step_s": round(train_step, 3), "train_img_s": round(args.batch_size / train_step, 2),
         "eval_compile_s": round(eval_first - eval_step, 1), "eval_img_s": round(args.batch_size / eval_step, 2),
     }), flush=True)
@@ -114,25 +125,28 @@ def main():
     parser.add_argument("--isa", default="AVX2", help="ONEDNN_MAX_CPU_ISA (ALL: no cap)")
     parser.add_argument("--jit_level", default="", help="MindSpore jit_level (O0, O1); default: MindSpore's")
     parser.add_argument("--threads", type=int, default=0, help="OMP_NUM_THREADS and inter-op threads; 0: default")
+    parser.add_argument("--sink", action="store_true", help="train in data sink mode (sink_size 1)")
+    parser.add_argument("--graph_kernel", action="store_true", help="enable graph kernel fusion")
     args = parser.parse_args()
     if args.batch_size:
         worker(args)
         return
-    print("| batch | oneDNN ISA | jit level | threads | train img/s | train compile s | eval img/s | eval compile s |")
-    print("|---|---|---|---|---|---|---|---|")
-    for batch, steps, isa, jit_level, threads in VARIANTS:
+    print("| batch | oneDNN ISA | options | train img/s | train compile s | eval img/s | eval compile s |")
+    print("|---|---|---|---|---|---|---|")
+    for batch, steps, isa, options in VARIANTS:
         cmd = [sys.executable, __file__, "--batch_size", str(batch), "--size", str(args.size), "--steps",
-               str(steps), "--isa", isa, "--jit_level", jit_level, "--threads", str(threads)]
+               str(steps), "--isa", isa, *options]
         run = subprocess.run(cmd, capture_output=True, text=True, check=False)
         lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
+        label = " ".join(options) or "-"
         if run.returncode or not lines:
-            print(f"| {batch} | {isa} | {jit_level or 'default'} | {threads or 'default'} | failed: "
-                  f"{run.stderr.strip().splitlines()[-1] if run.stderr.strip() else run.returncode} |||||")
+            error = [line for line in run.stderr.splitlines() if "Error" in line or "error" in line]
+            print(f"| {batch} | {isa} | {label} | failed: {error[-1][:150] if error else run.returncode} ||||",
+                  flush=True)
             continue
         r = json.loads(lines[-1])
-        print(f"| {r['batch']} | {r['isa']} | {r['jit_level']} | {r['threads']} | {r['train_img_s']} | "
-              f"{r['train_compile_s']} | {r['eval_img_s']} | {r['eval_compile_s']} |", flush=True)
-
+        print(f"| {batch} | {isa} | {label} | {r['train_img_s']} | {r['train_compile_s']} | {r['eval_img_s']} | "
+              f"{r['eval_compile_s']} |", flush=True)
 
 if __name__ == "__main__":
     main()

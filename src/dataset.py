@@ -75,8 +75,9 @@ def _batch(data_set, do_train, cfg, repeat_num):
 def create_dataset_imagenet(dataset_path, do_train, cfg, repeat_num=1, rank_id=0, group_size=1, shuffle=None):
     """Pipeline over an ImageNet-style folder (<path>/<class>/<image>; sorted class names -> labels).
 
-    Train: random crop (scale 0.08-1, ratio 3/4-4/3) decoded and resized to (height, width), horizontal
-    flip, colour jitter 0.4. Eval: decode, resize the shorter side to size / 0.875, centre crop. Every file
+    Train (cfg.augment): random crop (scale 0.08-1, ratio 3/4-4/3) decoded and resized to (height, width),
+    horizontal flip, colour jitter 0.4. Eval, and train without augment: decode, resize the shorter side to
+    size / 0.875, centre crop. Every file
     is checked as it is read (src.image_check: empty, not an image, truncated, damaged JPEG headers): a bad
     one stops the pipeline with an error naming it.
     """
@@ -89,7 +90,7 @@ def create_dataset_imagenet(dataset_path, do_train, cfg, repeat_num=1, rank_id=0
         dataset_path, num_parallel_workers=workers, extensions=folder.extensions,
         class_indexing={name: label for label, name in enumerate(folder.classes)},
         sampler=_sampler(len(folder.files), do_train, shuffle, rank_id, group_size), decrypt=read_image_file)
-    if do_train:
+    if do_train and cfg.augment:
         ops = [V.RandomCropDecodeResize(size, scale=(0.08, 1.0), ratio=(0.75, 1.333)),
                V.RandomHorizontalFlip(prob=0.5),
                V.RandomColorAdjust(brightness=0.4, contrast=0.4, saturation=0.4)]
@@ -104,7 +105,8 @@ def create_dataset_cifar10(dataset_path, do_train, cfg, repeat_num=1, rank_id=0,
     """Pipeline over CIFAR-10 binary files (<path>/cifar-10-batches-bin/data_batch_*.bin for training,
     <path>/cifar-10-verify-bin/test_batch.bin for evaluation), reading every whole record of every file.
 
-    Train: random crop 32 with padding 4, horizontal flip. Both: resize to (height, width), normalise.
+    Train (cfg.augment): random crop 32 with padding 4, horizontal flip. Both: resize to (height, width),
+    normalise.
     """
     parts = [read_cifar_file(path, cfg.num_classes) for path in cifar_files(dataset_path, do_train)]
     images = np.concatenate([part[0] for part in parts])
@@ -114,7 +116,8 @@ def create_dataset_cifar10(dataset_path, do_train, cfg, repeat_num=1, rank_id=0,
     workers = worker_count(cfg.work_nums, group_size)
     data_set = ds.NumpySlicesDataset({"image": images, "label": labels},
                                      sampler=_sampler(len(labels), do_train, shuffle, rank_id, group_size))
-    ops = [V.RandomCrop(images.shape[1:3], padding=CIFAR_PAD), V.RandomHorizontalFlip(prob=0.5)] if do_train else []
+    augment = do_train and cfg.augment
+    ops = [V.RandomCrop(images.shape[1:3], padding=CIFAR_PAD), V.RandomHorizontalFlip(prob=0.5)] if augment else []
     ops += [V.Resize((cfg.height, cfg.width)), _normalize(CIFAR_MEAN, CIFAR_STD), V.HWC2CHW()]
     data_set = data_set.map(ops, input_columns="image", num_parallel_workers=workers)
     return _batch(data_set, do_train, cfg, repeat_num)

@@ -1,4 +1,5 @@
-"""Settings and file names shared by the inference entry points (eval.py, export.py, eval_onnx.py)."""
+"""Settings and file names shared by the entry points (eval.py, export.py, eval_onnx.py; train.py for
+the size check)."""
 from src.errors import UserError
 from src.inceptionv4 import check_input_size
 
@@ -11,7 +12,7 @@ def model_file(file_name, file_format):
     return file_name if file_name.lower().endswith(extension) else file_name + extension
 
 
-def check_inference_config(cfg):
+def check_batch_and_size(cfg):
     """UserError for a batch size below 1 or an image size the network cannot take."""
     if cfg.batch_size < 1:
         raise UserError(f"config key 'batch_size' must be at least 1, got {cfg.batch_size}.")

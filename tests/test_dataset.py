@@ -202,6 +202,30 @@ def test_training_shards_are_equal_and_together_cover_the_data(demo_data, ds_typ
     assert create_dataset(cfg, path, True, rank_id=1, group_size=2).get_dataset_size() == (TRAIN_SIZE + 1) // 2 // 8
 
 
+@pytest.mark.parametrize("ds_type", ["imagenet", "cifar10"])
+def test_training_without_augment_uses_the_evaluation_preprocessing(demo_data, ds_type):
+    path = split_path(demo_data, ds_type, "val")
+    cfg = get_config(["--config_path", os.path.join(PROJECT_ROOT, "default_config_cpu.yaml"), "--ds_type", ds_type,
+                      "--width", "75", "--height", "75", "--batch_size", "8", "--num_classes", "10",
+                      "--augment", "False"])
+    if ds_type == "cifar10":  # training reads the training file: compare it with itself, augmented or not
+        plain = batches(create_dataset(cfg, path, True, shuffle=False))
+        augmented_cfg = data_config(ds_type)
+        ds.config.set_seed(3)
+        augmented = batches(create_dataset(augmented_cfg, path, True, shuffle=False))
+        assert all(np.array_equal(a[1], b[1]) for a, b in zip(plain, augmented))
+        assert not all(np.array_equal(a[0], b[0]) for a, b in zip(plain, augmented))
+        again = batches(create_dataset(cfg, path, True, shuffle=False))
+        assert all(np.array_equal(a[0], b[0]) for a, b in zip(plain, again))
+        return
+    train_view = batches(create_dataset(cfg, path, True, shuffle=False))
+    eval_view = batches(create_dataset(cfg, path, False))
+    assert len(train_view) == VAL_SIZE // 8  # training still drops the incomplete batch
+    for (train_images, train_labels), (eval_images, eval_labels) in zip(train_view, eval_view):
+        np.testing.assert_array_equal(train_images, eval_images)
+        np.testing.assert_array_equal(train_labels, eval_labels)
+
+
 def test_worker_count_is_capped_to_the_process_share_of_cores(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)

@@ -31,16 +31,21 @@ def small_cifar(demo_data, tmp_path_factory):
     return str(root)
 
 
+def _settings(ckpt_path, *extra):
+    """train.py settings for the small CIFAR data (dataset_path and config_path come separately)."""
+    return ["--ds_type", "cifar10", "--num_classes", "10", "--width", "75", "--height", "75", "--batch_size", "16",
+            "--work_nums", "1", "--lr_max", "0.01", "--lr_init", "0.001", "--ckpt_path", str(ckpt_path), *extra]
+
+
 def _args(data, ckpt_path, *extra):
     return [sys.executable, os.path.join(PROJECT_ROOT, "train.py"),
-            "--config_path", os.path.join(PROJECT_ROOT, "default_config_cpu.yaml"),
-            "--ds_type", "cifar10", "--num_classes", "10", "--dataset_path", data,
-            "--width", "75", "--height", "75", "--batch_size", "16", "--work_nums", "1",
-            "--lr_max", "0.01", "--lr_init", "0.001", "--ckpt_path", str(ckpt_path), *extra]
+            "--config_path", os.path.join(PROJECT_ROOT, "default_config_cpu.yaml"), "--dataset_path", data,
+            *_settings(ckpt_path, *extra)]
 
 
 def _train(data, ckpt_path, *extra):
-    return subprocess.run(_args(data, ckpt_path, *extra), capture_output=True, text=True, cwd=PROJECT_ROOT)
+    os.makedirs(ckpt_path, exist_ok=True)
+    return subprocess.run(_args(data, ckpt_path, *extra), capture_output=True, text=True, cwd=ckpt_path)
 
 
 def _checkpoints(ckpt_path):
@@ -54,30 +59,49 @@ def _weights(path):
 
 
 @pytest.mark.slow
-def test_two_epochs_write_checkpoints_and_keep_the_newest(small_cifar, tmp_path):
-    run = _train(small_cifar, tmp_path, "--epoch_size", "2", "--save_checkpoint_steps", "1",
-                 "--keep_checkpoint_max", "3", "--eval_dataset_path", small_cifar)
+def test_cpu_launcher_trains_two_epochs_and_keeps_the_newest_checkpoints(small_cifar, tmp_path):
+    settings = _settings("ckpt", "--epoch_size", "2", "--save_checkpoint_steps", "1", "--keep_checkpoint_max", "3",
+                         "--eval_dataset_path", small_cifar)
+    run = subprocess.run(["bash", os.path.join(PROJECT_ROOT, "scripts", "run_standalone_train_cpu.sh"), small_cifar,
+                          *settings], capture_output=True, text=True, cwd=tmp_path,
+                         env={**os.environ, "PYTHON": sys.executable})
     assert run.returncode == 0, run.stderr[-3000:]
-    assert _checkpoints(tmp_path) == ["inceptionv4-best.ckpt", "inceptionv4-train-2_2.ckpt",
-                                      "inceptionv4-train-2_3.ckpt", "inceptionv4-train-2_4.ckpt"]
-    assert re.search(r"^epoch: 1 step: 4, loss is [0-9.]+$", run.stdout, re.M)
-    assert re.search(r"^Epoch time: [0-9.]+, per step time: [0-9.]+$", run.stdout, re.M)
-    assert len(re.findall(r"^eval: epoch \d Top1-Acc 0\.\d{4} Top5-Acc", run.stdout, re.M)) == 2
-    last = ms.load_checkpoint(os.path.join(tmp_path, "ckpt_0", "inceptionv4-train-2_4.ckpt"))
+    ckpt_path = tmp_path / "train_cpu" / "ckpt"
+    assert _checkpoints(ckpt_path) == ["inceptionv4-best.ckpt", "inceptionv4-train-2_2.ckpt",
+                                       "inceptionv4-train-2_3.ckpt", "inceptionv4-train-2_4.ckpt"]
+    log = (tmp_path / "train_cpu" / "log.txt").read_text()
+    assert re.search(r"^epoch: 1 step: 4, loss is [0-9.]+$", log, re.M)
+    assert re.search(r"^Epoch time: [0-9.]+, per step time: [0-9.]+$", log, re.M)
+    assert len(re.findall(r"^eval: epoch \d Top1-Acc 0\.\d{4} Top5-Acc", log, re.M)) == 2
+    last = ms.load_checkpoint(str(ckpt_path / "ckpt_0" / "inceptionv4-train-2_4.ckpt"))
     assert int(last["global_step"].asnumpy()[0]) == 8
-    assert not glob.glob(os.path.join(tmp_path, "ckpt_0", ".*"))  # no temporary files left behind
+    assert not glob.glob(str(ckpt_path / "ckpt_0" / ".*"))  # no temporary files left behind
+
+
+@pytest.mark.parametrize("script,args", [("run_standalone_train_cpu.sh", []),
+                                         ("run_standalone_train_ascend.sh", ["/data"]),
+                                         ("run_standalone_train_ascend.sh", ["x", "/data"])])
+def test_train_launchers_print_usage_on_wrong_arguments(tmp_path, script, args):
+    run = subprocess.run(["bash", os.path.join(PROJECT_ROOT, "scripts", script), *args], capture_output=True,
+                         text=True, cwd=tmp_path)
+    assert run.returncode == 2
+    assert f"Usage: bash scripts/{script}" in run.stderr
+    assert os.listdir(tmp_path) == []  # no run folder made
 
 
 @pytest.mark.slow
 def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(small_cifar, tmp_path):
-    common = ("--epoch_size", "2", "--shuffle", "False", "--dropout_keep_prob", "1.0", "--seed", "5",
+    # Deterministic apart from the interruption: no shuffling, augmentation or dropout.
+    common = ("--epoch_size", "2", "--shuffle", "False", "--augment", "False", "--dropout_keep_prob", "1.0",
+              "--seed", "5",
               "--save_checkpoint_steps", "1", "--keep_checkpoint_max", "20")
     whole = _train(small_cifar, tmp_path / "whole", *common)
     assert whole.returncode == 0, whole.stderr[-3000:]
 
     # Kill a second run for real once it has written the checkpoint of epoch 1 step 3 (mid-epoch).
+    os.makedirs(tmp_path / "killed")
     killed = subprocess.Popen(_args(small_cifar, tmp_path / "killed", *common), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, cwd=PROJECT_ROOT)
+                              stderr=subprocess.DEVNULL, cwd=tmp_path / "killed")
     target = os.path.join(tmp_path, "killed", "ckpt_0", "inceptionv4-train-1_3.ckpt")
     deadline = time.time() + 600
     while not os.path.exists(target) and killed.poll() is None and time.time() < deadline:
@@ -139,15 +163,17 @@ def test_resume_from_another_num_classes_names_the_parameters(small_cifar, tmp_p
 
 @pytest.mark.slow
 def test_training_on_demo_digits_learns(demo_data, tmp_path):
-    """A short run on the real digits reaches a held-out accuracy far above chance (10%) in eval mode."""
+    """Two epochs of the quickstart's settings on the real digits reach a held-out accuracy far above
+    chance (10%) in eval mode."""
+    data = os.path.join(demo_data, "cifar10")
     run = subprocess.run(
         [sys.executable, os.path.join(PROJECT_ROOT, "train.py"),
          "--config_path", os.path.join(PROJECT_ROOT, "default_config_cpu.yaml"), "--ds_type", "cifar10",
-         "--num_classes", "10", "--dataset_path", os.path.join(demo_data, "cifar10"),
-         "--eval_dataset_path", os.path.join(demo_data, "cifar10"), "--width", "75", "--height", "75",
-         "--batch_size", "32", "--epoch_size", "2", "--lr_max", "0.05", "--bn_momentum", "0.9",
-         "--ckpt_path", str(tmp_path)], capture_output=True, text=True, cwd=PROJECT_ROOT)
+         "--num_classes", "10", "--dataset_path", data, "--eval_dataset_path", data, "--width", "75",
+         "--height", "75", "--batch_size", "16", "--epoch_size", "2", "--lr_init", "0.0006", "--lr_max", "0.006",
+         "--lr_end", "0.00001", "--bn_momentum", "0.9", "--augment", "False", "--ckpt_path", str(tmp_path)],
+        capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     accuracies = [float(value) for value in re.findall(r"^eval: epoch \d Top1-Acc ([0-9.]+)", run.stdout, re.M)]
     assert len(accuracies) == 2
-    assert accuracies[-1] > 0.6, run.stdout[-2000:]
+    assert accuracies[-1] > 0.5, run.stdout[-2000:]
