@@ -87,7 +87,7 @@ def worker(args):
     data = ds.GeneratorDataset(lambda: ((batch, labels) for _ in range(steps)), ["image", "label"])
 
     net = create_network(cfg)
-    lrs = get_lr(cfg.lr_init, cfg.lr_end, cfg.lr_max, cfg.warmup_epochs, 1, steps)
+    lrs = get_lr(cfg.lr_init, cfg.lr_end, cfg.lr_max, cfg.warmup_epochs, 2, steps)  # spare: sink mode runs ahead
     model = create_train_model(cfg, net, create_optimizer(net, ms.Tensor(lrs), cfg))
     timer = StepTimer()
     if args.sink:
