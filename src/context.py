@@ -22,7 +22,8 @@ def init_context(cfg, device_id=None):
     import mindspore as ms  # imported after the environment is final
     ms.set_context(mode=ms.GRAPH_MODE)
     if cfg.device_target == "CPU":
-        ms.set_device("CPU")
+        if ms.get_context("device_target") != "CPU":  # set_device fails once the runtime has started
+            ms.set_device("CPU")
         return
     try:
         ms.set_device(cfg.device_target, launcher_device_id(cfg.device_id) if device_id is None else device_id)

@@ -57,7 +57,6 @@ def trained(tmp_path_factory, demo_data):
     """A checkpoint after a few RMSProp steps, one eval batch and the network's eval-mode output on it."""
     folder = tmp_path_factory.mktemp("eval_export")
     ms.set_context(mode=ms.PYNATIVE_MODE)
-    ms.set_device("CPU")
     ms.set_seed(0)
     try:
         cfg = get_config(MODEL_ARGS + ["--ds_type", "imagenet"])

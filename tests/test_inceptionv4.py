@@ -11,7 +11,6 @@ from src.loss import CrossEntropySmooth
 @pytest.fixture(autouse=True)
 def pynative():
     ms.set_context(mode=ms.PYNATIVE_MODE)
-    ms.set_device("CPU")
     yield
     ms.set_context(mode=ms.GRAPH_MODE)
 

@@ -52,23 +52,24 @@ def _checkpoints(ckpt_path):
     return sorted(os.path.basename(path) for path in glob.glob(os.path.join(ckpt_path, "ckpt_0", "*.ckpt")))
 
 
-def _weights(path):
-    params = ms.load_checkpoint(path)
-    return {name: value.asnumpy() for name, value in params.items()
-            if not name.startswith(("moment.", "mean_square.", "learning_rate"))}
+def _state(path, optimizer=True):
+    """A checkpoint's arrays: network weights, BatchNorm statistics, global step and (optionally) RMSProp state."""
+    skip = ("learning_rate",) if optimizer else ("moment.", "mean_square.", "learning_rate")
+    return {name: value.asnumpy() for name, value in ms.load_checkpoint(path).items() if not name.startswith(skip)}
 
 
 @pytest.mark.slow
 def test_cpu_launcher_trains_two_epochs_and_keeps_the_newest_checkpoints(small_cifar, tmp_path):
-    settings = _settings("ckpt", "--epoch_size", "2", "--save_checkpoint_steps", "1", "--keep_checkpoint_max", "3",
+    settings = _settings("ckpt", "--epoch_size", "2", "--save_checkpoint_steps", "2", "--keep_checkpoint_max", "3",
                          "--eval_dataset_path", small_cifar)
     run = subprocess.run(["bash", os.path.join(PROJECT_ROOT, "scripts", "run_standalone_train_cpu.sh"), small_cifar,
                           *settings], capture_output=True, text=True, cwd=tmp_path,
                          env={**os.environ, "PYTHON": sys.executable})
     assert run.returncode == 0, run.stderr[-3000:]
     ckpt_path = tmp_path / "train_cpu" / "ckpt"
-    assert _checkpoints(ckpt_path) == ["inceptionv4-best.ckpt", "inceptionv4-train-2_2.ckpt",
-                                       "inceptionv4-train-2_3.ckpt", "inceptionv4-train-2_4.ckpt"]
+    # Saved after steps 2, 4 (end of epoch 1), 6 and 8; the newest three remain.
+    assert _checkpoints(ckpt_path) == ["inceptionv4-best.ckpt", "inceptionv4-train-1_4.ckpt",
+                                       "inceptionv4-train-2_2.ckpt", "inceptionv4-train-2_4.ckpt"]
     log = (tmp_path / "train_cpu" / "log.txt").read_text()
     assert re.search(r"^epoch: 1 step: 4, loss is [0-9.]+$", log, re.M)
     assert re.search(r"^Epoch time: [0-9.]+, per step time: [0-9.]+$", log, re.M)
@@ -93,8 +94,7 @@ def test_train_launchers_print_usage_on_wrong_arguments(tmp_path, script, args):
 def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(small_cifar, tmp_path):
     # Deterministic apart from the interruption: no shuffling, augmentation or dropout.
     common = ("--epoch_size", "2", "--shuffle", "False", "--augment", "False", "--dropout_keep_prob", "1.0",
-              "--seed", "5",
-              "--save_checkpoint_steps", "1", "--keep_checkpoint_max", "20")
+              "--seed", "5", "--save_checkpoint_steps", "1", "--keep_checkpoint_max", "4")
     whole = _train(small_cifar, tmp_path / "whole", *common)
     assert whole.returncode == 0, whole.stderr[-3000:]
 
@@ -116,12 +116,22 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(small_cifar, tmp_
                      os.path.join(tmp_path, "killed", "ckpt_0", latest))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "train: finished 8 steps" in resumed.stdout
-    final = os.path.join("ckpt_0", "inceptionv4-train-2_4.ckpt")
-    a, b = _weights(os.path.join(tmp_path, "whole", final)), _weights(os.path.join(tmp_path, "killed", final))
-    assert int(a["global_step"][0]) == int(b["global_step"][0]) == 8
+    # The first step of epoch 2 comes after the resumed run finished the interrupted epoch from the restored
+    # weights, optimizer state, step counter and data position: it must match bit for bit.
+    first = os.path.join("ckpt_0", "inceptionv4-train-2_1.ckpt")
+    a, b = _state(os.path.join(tmp_path, "whole", first)), _state(os.path.join(tmp_path, "killed", first))
+    assert int(a["global_step"][0]) == int(b["global_step"][0]) == 5
     assert a.keys() == b.keys()
     for name in a:
-        np.testing.assert_allclose(b[name], a[name], rtol=1e-3, atol=1e-5, err_msg=name)
+        np.testing.assert_array_equal(b[name], a[name], err_msg=name)
+    # Later steps may drift by float rounding (measured: first difference 4e-4 in bn1.gamma at step 6, up to
+    # 4e-3 in any weight at step 8, for weights that moved ~3e-2); a wrong resume would differ by the moves.
+    final = os.path.join("ckpt_0", "inceptionv4-train-2_4.ckpt")
+    a = _state(os.path.join(tmp_path, "whole", final), optimizer=False)
+    b = _state(os.path.join(tmp_path, "killed", final), optimizer=False)
+    assert int(a["global_step"][0]) == int(b["global_step"][0]) == 8
+    for name in a:
+        np.testing.assert_allclose(b[name], a[name], atol=1e-2, err_msg=name)
 
 
 @pytest.mark.slow
@@ -163,17 +173,17 @@ def test_resume_from_another_num_classes_names_the_parameters(small_cifar, tmp_p
 
 @pytest.mark.slow
 def test_training_on_demo_digits_learns(demo_data, tmp_path):
-    """Two epochs of the quickstart's settings on the real digits reach a held-out accuracy far above
-    chance (10%) in eval mode."""
+    """Three short epochs on the real digits (the quickstart's settings, shorter schedule) reach a held-out
+    accuracy far above chance (10%) in eval mode (measured: 79% after 3 of 4 epochs at lr_max 0.003)."""
     data = os.path.join(demo_data, "cifar10")
     run = subprocess.run(
         [sys.executable, os.path.join(PROJECT_ROOT, "train.py"),
          "--config_path", os.path.join(PROJECT_ROOT, "default_config_cpu.yaml"), "--ds_type", "cifar10",
          "--num_classes", "10", "--dataset_path", data, "--eval_dataset_path", data, "--width", "75",
-         "--height", "75", "--batch_size", "16", "--epoch_size", "2", "--lr_init", "0.0006", "--lr_max", "0.006",
+         "--height", "75", "--batch_size", "16", "--epoch_size", "3", "--lr_init", "0.0003", "--lr_max", "0.003",
          "--lr_end", "0.00001", "--bn_momentum", "0.9", "--augment", "False", "--ckpt_path", str(tmp_path)],
         capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     accuracies = [float(value) for value in re.findall(r"^eval: epoch \d Top1-Acc ([0-9.]+)", run.stdout, re.M)]
-    assert len(accuracies) == 2
+    assert len(accuracies) == 3
     assert accuracies[-1] > 0.5, run.stdout[-2000:]
