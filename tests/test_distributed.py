@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from src.context import init_distributed, is_distributed, launcher_device_id
-from src.data_files import CIFAR_RECORD_BYTES, CIFAR_TRAIN_DIR, read_cifar_file
+from conftest import write_small_cifar
+from src.data_files import CIFAR_TRAIN_DIR, read_cifar_file
 from src.dataset import create_dataset
 from src.errors import UserError
 from src.model_utils.config import PROJECT_ROOT, get_config
@@ -384,11 +385,7 @@ def test_msrun_job_with_a_failing_worker_exits_non_zero(tmp_path):
 @pytest.fixture(scope="module")
 def small_cifar(demo_data, tmp_path_factory):
     """The first SAMPLES records of the demo CIFAR-10 training file (real digits), as a CIFAR-10 folder."""
-    folder = tmp_path_factory.mktemp("small_cifar")
-    (folder / CIFAR_TRAIN_DIR).mkdir()
-    with open(os.path.join(demo_data, "cifar10", CIFAR_TRAIN_DIR, "data_batch_1.bin"), "rb") as stream:
-        (folder / CIFAR_TRAIN_DIR / "data_batch_1.bin").write_bytes(stream.read(SAMPLES * CIFAR_RECORD_BYTES))
-    return folder
+    return write_small_cifar(demo_data, tmp_path_factory.mktemp("small_cifar"), SAMPLES)
 
 
 @pytest.fixture(scope="module")

@@ -11,24 +11,16 @@ import numpy as np
 import mindspore as ms
 import pytest
 
+from conftest import write_small_cifar
 from src.model_utils.config import PROJECT_ROOT
 
-RECORD = 3073
 SMALL_RECORDS = 64   # 4 steps per epoch at batch 16
 
 
 @pytest.fixture(scope="module")
 def small_cifar(demo_data, tmp_path_factory):
-    """A CIFAR-10 folder holding the first 64 demo training records and the held-out file."""
-    root = tmp_path_factory.mktemp("small_cifar")
-    for sub in ("cifar-10-batches-bin", "cifar-10-verify-bin"):
-        os.makedirs(root / sub)
-    source = os.path.join(demo_data, "cifar10", "cifar-10-batches-bin", "data_batch_1.bin")
-    with open(source, "rb") as stream:
-        (root / "cifar-10-batches-bin" / "data_batch_1.bin").write_bytes(stream.read(SMALL_RECORDS * RECORD))
-    with open(os.path.join(demo_data, "cifar10", "cifar-10-verify-bin", "test_batch.bin"), "rb") as stream:
-        (root / "cifar-10-verify-bin" / "test_batch.bin").write_bytes(stream.read(48 * RECORD))
-    return str(root)
+    """A CIFAR-10 folder holding the first 64 demo training and 48 held-out records."""
+    return str(write_small_cifar(demo_data, tmp_path_factory.mktemp("small_cifar"), SMALL_RECORDS, 48))
 
 
 def _settings(ckpt_path, *extra):
