@@ -1,20 +1,29 @@
 """Evaluate a checkpoint: python eval.py --config_path CFG --dataset_path DATA --checkpoint_path CKPT
 
 Prints `metric: {'Loss': ..., 'Top1-Acc': ..., 'Top5-Acc': ...}` over every image of the eval split
-(ImageNet val/ folder or CIFAR-10 test batch, per ds_type); the last batch may be smaller.
+(ImageNet val/ folder or CIFAR-10 test batch, per ds_type); the last batch may be smaller. Class folders are
+labelled by name with the class names the checkpoint records.
 """
+# pylint: disable=wrong-import-position
+if __name__ == "__main__":  # before any import starts a thread (src/interrupt.py)
+    from src.interrupt import catch_signals
+    catch_signals()
+
 from mindspore.train import Callback
 
-from src.checkpoint import load_params
+from src import interrupt
+from src.callback import StopOnSignal
+from src.checkpoint import checkpoint_metadata
+from src.data_files import check_unnamed_model_classes, dataset_class_names
 from src.context import init_context
 from src.dataset import explain_pipeline_errors
 from src.errors import report_user_errors
 from src.evaluation import create_eval_model
-from src.inceptionv4 import create_network
-from src.inference import check_batch_and_size
+from src.inference import check_batch_and_size, load_network
 from src.model_utils.config import get_config
 from src.model_utils.modelarts_unzip import modelarts_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
+from src.preprocessing import resolve_preprocessing
 
 
 class ImageCounter(Callback):
@@ -33,16 +42,30 @@ def run_eval(cfg):
     """Load `cfg.checkpoint_path` and evaluate it on `cfg.dataset_path`; return (metrics, image count)."""
     check_batch_and_size(cfg)
     init_context(cfg)
-    net = create_network(cfg, is_train=False)
-    load_params(net, cfg.checkpoint_path)
-    model, dataset = create_eval_model(cfg, net, cfg.dataset_path)
+    net, params = load_network(cfg, cfg.checkpoint_path)
+    metadata = checkpoint_metadata(params)
+    prep = resolve_preprocessing(cfg, metadata, f"'{cfg.checkpoint_path}'")
+    print(prep.describe(cfg.height, cfg.width, crop=cfg.ds_type == "imagenet"), flush=True)
+    class_names = metadata.get("class_names")
+    check_unnamed_model_classes(cfg.dataset_path, cfg.ds_type, cfg.num_classes, class_names,
+                                f"'{cfg.checkpoint_path}'")
+    model, dataset = create_eval_model(cfg, net, cfg.dataset_path, prep, class_names)
+    if class_names and cfg.ds_type == "imagenet":
+        missing = sorted(set(class_names) - set(dataset_class_names(cfg.dataset_path, cfg.ds_type, False)))
+        print(f"eval: class folders labelled by name with the {len(class_names)} classes of '{cfg.checkpoint_path}'"
+              + (f"; no images of {len(missing)}: {', '.join(missing[:10])}" if missing else ""), flush=True)
     counter = ImageCounter()
-    with explain_pipeline_errors():
-        metrics = model.eval(dataset, callbacks=[counter], dataset_sink_mode=False)
+    with explain_pipeline_errors(), interrupt.safe_points():
+        try:
+            metrics = model.eval(dataset, callbacks=[counter, StopOnSignal()], dataset_sink_mode=False)
+        except interrupt.Interrupted as stop:
+            stop.detail = f"It had scored {counter.count} images; no accuracy is reported"
+            raise
     return metrics, counter.count
 
 
 @report_user_errors
+@interrupt.report_interruptions
 def main():
     cfg = get_config(description="Evaluate an Inception-v4 checkpoint.")
     metrics, count = run_eval(cfg)

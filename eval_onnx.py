@@ -3,40 +3,69 @@ python eval_onnx.py --config_path CFG --dataset_path DATA --ds_type {imagenet,ci
                     --device_target {CPU,GPU} --file_name MODEL.onnx
 
 Batch size, height and width come from the model (export.py fixes them); the last partial batch is
-padded and the padding is not counted.
+padded and the padding is not counted. Class folders are labelled by name with the class names the model
+records; a model whose output count differs from --num_classes, labels beyond its outputs and NaN or infinite
+scores are errors, never an accuracy.
 """
+# pylint: disable=wrong-import-position
+if __name__ == "__main__":  # before any import starts a thread (src/interrupt.py)
+    from src.interrupt import catch_signals
+    catch_signals()
+
+import os
+
+from src import interrupt
+from src.data_files import CIFAR_EVAL_FILE, check_unnamed_model_classes, imagenet_split_folder, list_image_folder
 from src.dataset import create_dataset, explain_pipeline_errors
 from src.errors import UserError, report_user_errors
 from src.inference import model_file
-from src.metrics import TopKAccuracy
-from src.model_utils.config import Config, get_config
-from src.onnx_runner import OnnxClassifier
+from src.metrics import NonFiniteScores, TopKAccuracy
+from src.model_utils.config import get_config
+from src.onnx_runner import OnnxClassifier, data_config
+from src.preprocessing import resolve_preprocessing
 
 
-def data_config(cfg, model):
-    """`cfg` with batch_size, height and width set to the model's fixed input shape."""
-    values = cfg.to_dict()
-    for key in ("batch_size", "height", "width"):
-        wanted = getattr(model, key)
-        if wanted is not None and values[key] != wanted:
-            print(f"eval_onnx: using {key} {wanted} of '{model.path}' instead of {values[key]} from the "
-                  "config", flush=True)
-            values[key] = wanted
-    return Config(values)
+def check_outputs(cfg, model):
+    """UserError when the model's output count is not the num_classes given on the command line."""
+    if cfg.given("num_classes") and model.num_classes != cfg.num_classes:
+        raise UserError(f"'{model.path}' has {model.num_classes} outputs but --num_classes is {cfg.num_classes}: "
+                        f"it was exported for {model.num_classes} classes. Pass --num_classes {model.num_classes}, or "
+                        f"evaluate a model exported with num_classes {cfg.num_classes}.")
+
+
+def image_names(cfg, indices):
+    """Names of the images at `indices` of the evaluation reading order (file paths, or CIFAR-10 records)."""
+    if cfg.ds_type == "imagenet":
+        files = list_image_folder(imagenet_split_folder(cfg.dataset_path, False)).files
+        return [files[index] for index in indices]
+    return [f"record {index} of {CIFAR_EVAL_FILE}" for index in indices]
 
 
 def run_eval_onnx(cfg):
     """Score every image of `cfg.dataset_path` with the ONNX model; return the TopKAccuracy."""
     model = OnnxClassifier(model_file(cfg.file_name, "ONNX"), cfg.device_target)
-    dataset = create_dataset(data_config(cfg, model), cfg.dataset_path, do_train=False)
+    check_outputs(cfg, model)
+    class_names = model.metadata.get("class_names")
+    check_unnamed_model_classes(cfg.dataset_path, cfg.ds_type, model.num_classes, class_names, f"'{model.path}'")
+    data_cfg = data_config(cfg, model, "eval_onnx")
+    prep = resolve_preprocessing(cfg, model.metadata, f"'{model.path}'")
+    print(prep.describe(data_cfg.height, data_cfg.width, crop=cfg.ds_type == "imagenet"), flush=True)
+    dataset = create_dataset(data_cfg, cfg.dataset_path, do_train=False, preprocessing=prep, class_names=class_names)
     accuracy = TopKAccuracy((1, 5) if cfg.ds_type == "imagenet" else (1,))
     with explain_pipeline_errors():
         for images, labels in dataset.create_tuple_iterator(num_epochs=1, output_numpy=True):
             try:
                 accuracy.update(model.predict(images), labels)
+            except NonFiniteScores as err:
+                names = image_names(cfg, [accuracy.count + row for row in err.rows])
+                raise UserError(f"'{model.path}' gives NaN or infinite scores for {len(names)} image(s) of this batch "
+                                f"({', '.join(os.path.basename(name) for name in names[:5])}"
+                                f"{', ...' if len(names) > 5 else ''}): no accuracy is computed. Check the model "
+                                "(was its checkpoint trained to a finite loss?) and these images.") from None
             except ValueError as err:
                 raise UserError(f"'{model.path}' does not fit the data in '{cfg.dataset_path}': {err}. Was "
                                 "it exported with the num_classes of this dataset?") from None
+            interrupt.check()
     return accuracy
 
 
@@ -50,9 +79,12 @@ def report(cfg, accuracy):
 
 
 @report_user_errors
+@interrupt.report_interruptions
 def main():
     cfg = get_config(description="Evaluate an ONNX export of Inception-v4 with onnxruntime.")
-    report(cfg, run_eval_onnx(cfg))
+    with interrupt.safe_points():
+        accuracy = run_eval_onnx(cfg)
+    report(cfg, accuracy)
 
 
 if __name__ == "__main__":

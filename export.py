@@ -1,22 +1,32 @@
 """Export a checkpoint to MINDIR, ONNX or AIR:
 python export.py --config_path CFG --ckpt_file CKPT --device_target T --file_format {MINDIR,ONNX,AIR}
+                 [--export_batch_size N]
 
-The model takes float32 images of shape (batch_size, 3, height, width) from the config and returns
-log-probabilities (batch_size, num_classes). It is written to file_name plus the format's extension.
+The model takes float32 images of shape (export_batch_size, 3, height, width) and returns log-probabilities
+(export_batch_size, num_classes). export_batch_size is 1 unless set, as in the original, whose inference app
+feeds one image at a time. It is written to file_name plus the format's extension.
 """
+# pylint: disable=wrong-import-position
+if __name__ == "__main__":  # before any import starts a thread (src/interrupt.py)
+    from src.interrupt import catch_signals
+    catch_signals()
+
+import json
 import os
 
 import mindspore as ms
 import numpy as np
 
-from src.checkpoint import load_params
+from src import interrupt
+from src.checkpoint import METADATA_KEY, checkpoint_metadata
 from src.context import init_context
 from src.errors import UserError, report_user_errors
-from src.fileio import atomic_output
-from src.inceptionv4 import create_network
-from src.inference import check_batch_and_size, model_file
+from src.fileio import atomic_output, prepare_output_file
+from src.inference import check_batch_and_size, load_network, model_file
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import moxing_wrapper
+from src.onnx_runner import record_onnx_metadata
+from src.preprocessing import resolve_preprocessing
 
 
 def check_backend(file_format, device_target):
@@ -32,6 +42,17 @@ def modelarts_pre_process(cfg):
     cfg.file_name = os.path.join(cfg.output_path, cfg.file_name)
 
 
+def exported_metadata(cfg, recorded):
+    """What the exported file records (ONNX metadata_props / MINDIR user_info under METADATA_KEY): the
+    preprocessing the weights need (recorded, or the config's) and, when known, the class names."""
+    prep = resolve_preprocessing(cfg, recorded, f"'{cfg.ckpt_file}'")
+    print(prep.describe(cfg.height, cfg.width), "(recorded in the exported file)", flush=True)
+    metadata = {"preprocessing": prep.to_dict(), "num_classes": cfg.num_classes}
+    if recorded.get("class_names"):
+        metadata["class_names"] = recorded["class_names"]
+    return metadata
+
+
 @moxing_wrapper(pre_process=modelarts_pre_process)
 def run_export(cfg):
     """Load `cfg.ckpt_file` into the eval-mode network and export it; return the written path."""
@@ -39,22 +60,36 @@ def run_export(cfg):
     check_batch_and_size(cfg)
     if not cfg.file_name:
         raise UserError("config key 'file_name' is empty: pass --file_name with the output path.")
+    path = prepare_output_file(model_file(cfg.file_name, cfg.file_format), "exported model (file_name)")
     init_context(cfg)
-    net = create_network(cfg, is_train=False)
-    load_params(net, cfg.ckpt_file)
-    images = ms.Tensor(np.zeros((cfg.batch_size, 3, cfg.height, cfg.width), np.float32))
-    path = model_file(cfg.file_name, cfg.file_format)
+    net, params = load_network(cfg, cfg.ckpt_file)
+    metadata = exported_metadata(cfg, checkpoint_metadata(params))
+    batch = cfg.export_batch_size
+    images = ms.Tensor(np.zeros((batch, 3, cfg.height, cfg.width), np.float32))
     try:
-        with atomic_output(path) as tmp:
-            ms.export(net, images, file_name=tmp, file_format=cfg.file_format)
+        with atomic_output(path) as tmp, interrupt.safe_points():
+            if cfg.file_format == "ONNX":  # mindspore.export(file_format='ONNX') is deprecated in favour of it
+                ms.onnx.export(net, images, file_name=tmp)
+                record_onnx_metadata(tmp, metadata)
+            elif cfg.file_format == "MINDIR":
+                ms.export(net, images, file_name=tmp, file_format="MINDIR",
+                          custom_func=lambda model: model.user_info.update({METADATA_KEY: json.dumps(metadata)}))
+            else:
+                ms.export(net, images, file_name=tmp, file_format=cfg.file_format)
+            interrupt.check()  # a signal during the export: the finished file is discarded
     except OSError as err:
         raise UserError(f"cannot write '{path}': {err.strerror or err}.") from None
-    print(f"export: wrote {path} ({cfg.file_format}, input {cfg.batch_size}x3x{cfg.height}x{cfg.width} "
-          f"float32, output {cfg.batch_size}x{cfg.num_classes} log-probabilities)", flush=True)
+    except interrupt.Interrupted as stop:
+        stop.detail = f"'{path}' was not written"
+        raise
+    print(f"export: wrote {path} ({cfg.file_format}, batch size {batch}: input {batch}x3x{cfg.height}x{cfg.width} "
+          f"float32, output {batch}x{cfg.num_classes} log-probabilities; --export_batch_size sets the batch)",
+          flush=True)
     return path
 
 
 @report_user_errors
+@interrupt.report_interruptions
 def main():
     run_export(get_config(description="Export Inception-v4 to MINDIR, ONNX or AIR."))
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from src.errors import UserError, report_user_errors
 from src.label_file import read_label_file
-from src.metrics import topk_correct
+from src.metrics import NonFiniteScores, topk_correct
 from src.model_utils.config import get_config
 
 RESULT_SUFFIX = "_0.bin"
@@ -22,8 +22,8 @@ _SHOWN = 5
 def read_results(result_path, num_classes):
     """({image stem: logits}, [wrong-size files], [other files]) of a result folder."""
     if not os.path.isdir(result_path):
-        raise UserError(f"result folder '{result_path}' does not exist: pass --result_path with the "
-                        "result_Files folder the inference app wrote.")
+        raise UserError(f"result folder '{os.path.abspath(result_path)}' does not exist: pass --result_path with "
+                        "the result_Files folder the inference app wrote.")
     results, wrong_size, others = {}, [], []
     expected = num_classes * np.dtype(np.float32).itemsize
     for name in sorted(os.listdir(result_path)):
@@ -62,7 +62,13 @@ def main(argv=None):
     logits = np.stack([results[stem] for stem in stems])
     targets = np.array([labels[stem] for stem in stems], dtype=np.int64)
     top5_k = min(5, cfg.num_classes)
-    hits = topk_correct(logits, targets, ks=(1, top5_k))
+    try:
+        hits = topk_correct(logits, targets, ks=(1, top5_k))
+    except NonFiniteScores as err:
+        bad = [f"{stems[row]}{RESULT_SUFFIX}" for row in err.rows]
+        raise UserError(f"{len(bad)} of {len(stems)} result files in '{cfg.result_path}' hold NaN or infinite scores "
+                        f"({', '.join(bad[:_SHOWN])}{', ...' if len(bad) > _SHOWN else ''}): no accuracy is computed. "
+                        "Check the exported model and the inference app's input for these images.") from None
     top1, top5 = hits[1], hits[top5_k]
     total = len(stems)
     print(f"Total data: {total}, top1 accuracy: {top1 / total:.6f}, top5 accuracy: {top5 / total:.6f}")

@@ -1,20 +1,34 @@
 """Train Inception-v4: python train.py --config_path CFG --dataset_path DATA [--key value ...]"""
+# pylint: disable=wrong-import-position
+if __name__ == "__main__":  # before any import starts a thread (src/interrupt.py)
+    from src.interrupt import catch_signals
+    catch_signals()
+
 import os
 
 import mindspore as ms
 
-from src.callback import CheckpointSaver, EvalCallBack, ProgressMonitor
-from src.checkpoint import load_params
+from src import interrupt
+from src.callback import CheckpointSaver, EvalCallBack, ProgressMonitor, StopOnSignal
+from src.checkpoint import checkpoint_metadata, load_params, read_checkpoint
+from src.data_files import dataset_class_names
 from src.context import init_context, init_distributed
 from src.dataset import create_dataset, explain_pipeline_errors
 from src.errors import UserError, report_user_errors
 from src.evaluation import create_eval_model
+from src.fileio import check_input_file
+from src.finetune import freeze_backbone, load_pretrained
 from src.inceptionv4 import create_network
 from src.inference import check_batch_and_size
 from src.lr_schedule import get_lr
 from src.model_utils.config import get_config
 from src.model_utils.modelarts_unzip import modelarts_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
+from src.preprocessing import resolve_preprocessing
+from src.profiling import PROFILER_DIR, ProfilingCallback
+from src.resume import TRAINING_KEY, previous_best, resume_command, resume_point, training_metadata
+from src.run_folder import agree_run_id, claim_run_folder, new_run_id
+from src.training_record import METRICS_FILE, TrainingRecord
 from src.training import create_optimizer, create_train_model
 
 CKPT_PREFIX = "inceptionv4-train"
@@ -28,19 +42,37 @@ def check_train_config(cfg):
                         "use --amp_level O0 on the CPU.")
     if not 1 <= cfg.start_epoch <= cfg.epoch_size:
         raise UserError(f"start_epoch {cfg.start_epoch} must lie in [1, epoch_size={cfg.epoch_size}].")
-    if not 0.0 < cfg.dropout_keep_prob <= 1.0:
-        raise UserError(f"dropout_keep_prob {cfg.dropout_keep_prob} must lie in (0, 1].")
-    for key in ("epoch_size", "save_checkpoint_epochs", "keep_checkpoint_max", "eval_interval"):
-        if getattr(cfg, key) < 1:
-            raise UserError(f"config key '{key}' must be at least 1, got {getattr(cfg, key)}.")
-    if cfg.resume and not os.path.isfile(cfg.resume):
-        raise UserError(f"resume checkpoint '{cfg.resume}' does not exist: pass an existing .ckpt file or "
-                        "leave resume empty to start afresh.")
+    if cfg.pretrained and cfg.resume:
+        raise UserError("set either 'pretrained' (start a new run from its weights) or 'resume' (continue the run "
+                        "that wrote it), not both.")
+    if cfg.pretrained:
+        check_input_file(cfg.pretrained, "pretrained checkpoint", "pass a .ckpt file (convert timm/mindcv weights "
+                         "with python -m src.tools.convert_checkpoint).")
+    if cfg.resume:
+        check_input_file(cfg.resume, "resume checkpoint", "pass a .ckpt file of the run to continue, or leave "
+                         "resume empty to start afresh.")
 
 
-def restore(cfg, net, optimizer):
-    """Load `cfg.resume` into the network and optimizer; return the global step it reached, or None for a
-    checkpoint that holds weights only."""
+def training_class_names(cfg, recorded):
+    """The training data's class names in label order (recorded in every checkpoint), or None. UserError when
+    an ImageNet-style folder has fewer class folders than num_classes (unless allow_fewer_classes) or when the
+    resumed checkpoint's metadata `recorded` names other classes."""
+    names = dataset_class_names(cfg.dataset_path, cfg.ds_type, True)
+    if cfg.ds_type == "imagenet" and len(names) < cfg.num_classes and not cfg.allow_fewer_classes:
+        raise UserError(f"the training data '{cfg.dataset_path}' has {len(names)} class folders but num_classes is "
+                        f"{cfg.num_classes}: set --num_classes {len(names)}, add the missing class folders, or "
+                        f"pass --allow_fewer_classes True to train {cfg.num_classes} outputs on {len(names)} classes.")
+    before = recorded.get("class_names")
+    if before and names and list(before) != names:
+        changed = sorted(set(before) ^ set(names)) or ["(the same names in another order)"]
+        raise UserError(f"'{cfg.resume}' was trained on other classes than those of '{cfg.dataset_path}' (differing: "
+                        f"{', '.join(changed[:5])}): resume on the data it was trained on.")
+    return names
+
+
+def restore(cfg, net, optimizer, steps_per_epoch, group_size):
+    """Load `cfg.resume` into the network and optimizer; return the steps done in this run's steps (src.resume),
+    or None for a checkpoint that holds weights only."""
     params = load_params(net, cfg.resume)
     if "global_step" not in params:
         print(f"resume: '{cfg.resume}' holds weights only; optimizer state starts afresh at epoch "
@@ -49,7 +81,20 @@ def restore(cfg, net, optimizer):
     state = {param.name: params[param.name] for param in optimizer.get_parameters()
              if param.name in params and param.name != "learning_rate"}
     ms.load_param_into_net(optimizer, state)
-    return int(params["global_step"].asnumpy().reshape(-1)[0])
+    point = resume_point(checkpoint_metadata(params).get(TRAINING_KEY, {}),
+                         int(params["global_step"].asnumpy().reshape(-1)[0]), steps_per_epoch, cfg.batch_size,
+                         group_size, cfg.resume)
+    if point.note:
+        print(f"resume: {point.note}", flush=True)
+    return point.done
+
+
+def stop_detail(saver, cfg):
+    """Where a stopped run can continue from: its newest checkpoint and the command."""
+    path = saver.last[1] if saver and saver.last else cfg.resume
+    if not path:
+        return "No checkpoint was written yet: start the run again with the same command"
+    return f"Last complete checkpoint: '{os.path.abspath(path)}'. Continue with: {resume_command(path)}"
 
 
 @moxing_wrapper(pre_process=modelarts_pre_process)
@@ -58,9 +103,20 @@ def run_train(cfg):
     check_train_config(cfg)
     init_context(cfg)
     rank_id, group_size = init_distributed()
+    recorded = checkpoint_metadata(read_checkpoint(cfg.resume)) if cfg.resume else {}
+    run_id = recorded.get(TRAINING_KEY, {}).get("run_id") or agree_run_id(new_run_id(), group_size)
+    ckpt_dir = os.path.join(cfg.ckpt_path, f"ckpt_{rank_id}")
+    writer = not cfg.is_save_on_master or rank_id == 0
+    run_folder = claim_run_folder(ckpt_dir, CKPT_PREFIX, run_id, cfg.resume) if writer else None
+    class_names = training_class_names(cfg, recorded)
+    pretrained = read_checkpoint(cfg.pretrained) if cfg.pretrained else None
+    weights = f"'{cfg.resume or cfg.pretrained}'"
+    prep = resolve_preprocessing(cfg, recorded or (checkpoint_metadata(pretrained) if pretrained else {}), weights)
+    print(f"{prep.describe(cfg.height, cfg.width, crop=cfg.ds_type == 'imagenet')} (evaluation; training uses the "
+          "same mean/std; recorded in the checkpoints)", flush=True)
     ms.set_seed(cfg.seed)
     dataset = create_dataset(cfg, cfg.dataset_path, True, rank_id=rank_id, group_size=group_size,
-                             shuffle=cfg.shuffle)
+                             shuffle=cfg.shuffle, preprocessing=prep)
     steps_per_epoch = dataset.get_dataset_size()
     if steps_per_epoch == 0:
         raise UserError(f"'{cfg.dataset_path}' yields no full batch of {cfg.batch_size} images per device: "
@@ -68,9 +124,13 @@ def run_train(cfg):
     total_steps = cfg.epoch_size * steps_per_epoch
 
     net = create_network(cfg, is_train=True)
+    if pretrained:
+        load_pretrained(cfg, net, pretrained)
+    if cfg.freeze_backbone:
+        freeze_backbone(net)
     lrs = get_lr(cfg.lr_init, cfg.lr_end, cfg.lr_max, cfg.warmup_epochs, cfg.epoch_size, steps_per_epoch)
     optimizer = create_optimizer(net, ms.Tensor(lrs), cfg)
-    done = restore(cfg, net, optimizer) if cfg.resume else None
+    done = restore(cfg, net, optimizer, steps_per_epoch, group_size) if cfg.resume else None
     if done is None:
         done = (cfg.start_epoch - 1) * steps_per_epoch
     if done >= total_steps:
@@ -79,35 +139,57 @@ def run_train(cfg):
     optimizer.global_step.set_data(ms.Tensor([done], ms.int32))
 
     model = create_train_model(cfg, net, optimizer)
-    ckpt_dir = os.path.join(cfg.ckpt_path, f"ckpt_{rank_id}")
     callbacks = [ProgressMonitor(steps_per_epoch, cfg.batch_size, done, lrs, cfg.loss_scale)]
-    if not cfg.is_save_on_master or rank_id == 0:
-        callbacks.append(CheckpointSaver(ckpt_dir, CKPT_PREFIX, steps_per_epoch, total_steps, done,
-                                         cfg.save_checkpoint_epochs, cfg.save_checkpoint_steps,
-                                         cfg.keep_checkpoint_max))
+    saver = None
+    if writer:
+        metadata = {"preprocessing": prep.to_dict(), **({"class_names": class_names} if class_names else {})}
+        saver = CheckpointSaver(ckpt_dir, CKPT_PREFIX, steps_per_epoch, total_steps, done,
+                                cfg.save_checkpoint_epochs, cfg.save_checkpoint_steps, cfg.keep_checkpoint_max,
+                                metadata=lambda step: {**metadata, TRAINING_KEY: training_metadata(
+                                    step, steps_per_epoch, cfg.batch_size, group_size, run_id)})
+        callbacks.append(saver)
+        evaluator = None
         if cfg.eval_dataset_path:
-            eval_model, eval_data = create_eval_model(cfg, net, cfg.eval_dataset_path)
-            callbacks.append(EvalCallBack(lambda: eval_model.eval(eval_data, dataset_sink_mode=False),
-                                          cfg.eval_interval, net, os.path.join(ckpt_dir, "inceptionv4-best.ckpt"),
-                                          cfg.epoch_size))
+            eval_model, eval_data = create_eval_model(cfg, net, cfg.eval_dataset_path, prep, class_names)
+            best_path = os.path.join(ckpt_dir, "inceptionv4-best.ckpt")
+            evaluator = EvalCallBack(lambda: eval_model.eval(eval_data, callbacks=[StopOnSignal()],
+                                                             dataset_sink_mode=False),
+                                     cfg.eval_interval, net, best_path, cfg.epoch_size,
+                                     metadata={**metadata, TRAINING_KEY: {"run_id": run_id}},
+                                     best=previous_best(best_path, run_id) if cfg.resume else None)
+            callbacks.append(evaluator)
+        previous = os.path.join(os.path.dirname(cfg.resume), METRICS_FILE) if cfg.resume else None
+        callbacks.append(TrainingRecord(ckpt_dir, steps_per_epoch, cfg.batch_size, lrs, done, previous, evaluator))
+        if cfg.enable_profiling:
+            callbacks.append(ProfilingCallback(os.path.join(ckpt_dir, PROFILER_DIR), cfg.profiling_steps,
+                                               cfg.device_target))
+    callbacks.append(StopOnSignal(saver.save if saver else None))
     print(f"train: {steps_per_epoch} steps per epoch on rank {rank_id} of {group_size}, starting after "
-          f"step {done} (epoch {done // steps_per_epoch + 1}), checkpoints in {ckpt_dir}", flush=True)
+          f"step {done} (epoch {done // steps_per_epoch + 1}), checkpoints in {ckpt_dir} (run {run_id})", flush=True)
+    if run_folder and run_folder.removed:
+        print(f"train: removed {len(run_folder.removed)} temporary file(s) an interrupted run left in {ckpt_dir}: "
+              f"{', '.join(run_folder.removed)}", flush=True)
 
     first_epoch, skip = divmod(done, steps_per_epoch)
-    with explain_pipeline_errors():
-        if skip:  # resume mid-epoch: finish that epoch without the batches already trained on
-            partial = create_dataset(cfg, cfg.dataset_path, True, rank_id=rank_id, group_size=group_size,
-                                     shuffle=cfg.shuffle).skip(skip)
-            model.train(first_epoch + 1, partial, callbacks=callbacks, dataset_sink_mode=False,
-                        initial_epoch=first_epoch)
-            first_epoch += 1
-        if first_epoch < cfg.epoch_size:
-            model.train(cfg.epoch_size, dataset, callbacks=callbacks, dataset_sink_mode=cfg.ds_sink_mode,
-                        initial_epoch=first_epoch)
+    with explain_pipeline_errors(), interrupt.safe_points():
+        try:
+            if skip:  # resume mid-epoch: finish that epoch without the batches already trained on
+                partial = create_dataset(cfg, cfg.dataset_path, True, rank_id=rank_id, group_size=group_size,
+                                         shuffle=cfg.shuffle, preprocessing=prep).skip(skip)
+                model.train(first_epoch + 1, partial, callbacks=callbacks, dataset_sink_mode=False,
+                            initial_epoch=first_epoch)
+                first_epoch += 1
+            if first_epoch < cfg.epoch_size:
+                model.train(cfg.epoch_size, dataset, callbacks=callbacks, dataset_sink_mode=cfg.ds_sink_mode,
+                            initial_epoch=first_epoch)
+        except interrupt.Interrupted as stop:
+            stop.detail = stop_detail(saver, cfg)
+            raise
     print(f"train: finished {total_steps} steps", flush=True)
 
 
 @report_user_errors
+@interrupt.report_interruptions
 def main():
     run_train(get_config(description="Train Inception-v4."))
 

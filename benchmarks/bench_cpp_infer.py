@@ -45,7 +45,7 @@ def export_model(folder, size, num_classes):
     check(subprocess.run([sys.executable, os.path.join(ROOT, "export.py"), "--config_path", CPU_CONFIG,
                           "--ckpt_file", checkpoint, "--device_target", "CPU", "--file_format", "ONNX",
                           "--num_classes", str(num_classes), "--height", str(size), "--width", str(size),
-                          "--batch_size", "1", "--file_name", os.path.join(folder, "bench")],
+                          "--export_batch_size", "1", "--file_name", os.path.join(folder, "bench")],
                          capture_output=True, text=True), "export.py")
     return os.path.join(folder, "bench.onnx")
 

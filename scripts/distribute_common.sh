@@ -10,14 +10,15 @@ usage_error() {
 }
 
 # parse_launcher_args MIN MAX ARGS...: an optional leading --dry-run (or DRY_RUN=1 in the environment), then
-# MIN to MAX positional arguments, then train.py's --key value overrides. Sets DRY_RUN, POSITIONAL, EXTRA.
+# MIN to MAX positional arguments, then train.py's --key value overrides (paths made absolute). Sets DRY_RUN,
+# POSITIONAL, EXTRA.
 parse_launcher_args() {
     local min=$1 max=$2; shift 2
     DRY_RUN=${DRY_RUN:-0}
     if [ "$1" = "--dry-run" ]; then DRY_RUN=1; shift; fi
     POSITIONAL=(); EXTRA=()
     while [ $# -gt 0 ] && [ "${1:0:2}" != "--" ]; do POSITIONAL+=("$1"); shift; done
-    EXTRA=("$@")
+    absolute_path_args "$@"
     local got=${#POSITIONAL[@]} want=$min
     [ "$max" -gt "$min" ] && want="$min to $max"
     if [ "$got" -lt "$min" ] || [ "$got" -gt "$max" ]; then
@@ -36,7 +37,7 @@ whole_number() {
 
 # existing_dir NAME PATH: the absolute path of folder PATH, else a usage error naming NAME.
 existing_dir() {
-    [ -d "$2" ] || usage_error "$1 '$2' is not an existing folder"
+    [ -d "$2" ] || usage_error "$1 '$(absolute "$2")' is not an existing folder"
     realpath "$2"
 }
 

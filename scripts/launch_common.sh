@@ -7,13 +7,50 @@ usage() {
     exit 2
 }
 
-# split_args N ARGS...: the first N arguments go to POSITIONAL, the rest to EXTRA; usage unless there are
-# exactly N arguments before the first --key and the rest are --key value pairs.
+# absolute PATH: PATH made absolute against the current folder ('' and URLs such as s3://... unchanged).
+absolute() {
+    case "$1" in
+        '' | *://*) echo "$1" ;;
+        *) realpath -m -- "$1" ;;
+    esac
+}
+
+# is_path_key KEY: whether config key KEY names a file or folder (the launchers change folder before running
+# Python, so such values given on their command line are made absolute first).
+is_path_key() {
+    case "$1" in
+        *_path | *_file | *_dir | resume | pretrained | file_name) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
+# absolute_path_args ARGS...: EXTRA = the --key value (or --key=value) arguments ARGS with the value of every
+# path key made absolute, so each names what it names in the user's shell.
+absolute_path_args() {
+    EXTRA=()
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --*=*)
+                local key=${1%%=*}
+                key=${key#--}
+                if is_path_key "$key"; then EXTRA+=("--$key=$(absolute "${1#*=}")"); else EXTRA+=("$1"); fi
+                shift ;;
+            --*)
+                EXTRA+=("$1")
+                if is_path_key "${1#--}" && [ $# -gt 1 ]; then EXTRA+=("$(absolute "$2")"); shift; fi
+                shift ;;
+            *) EXTRA+=("$1"); shift ;;
+        esac
+    done
+}
+
+# split_args N ARGS...: the first N arguments go to POSITIONAL, the rest (paths made absolute) to EXTRA; usage
+# unless there are exactly N arguments before the first --key and the rest are --key value pairs.
 split_args() {
     local want=$1; shift
     POSITIONAL=(); EXTRA=()
     while [ $# -gt 0 ] && [ "${1:0:2}" != "--" ]; do POSITIONAL+=("$1"); shift; done
-    EXTRA=("$@")
+    absolute_path_args "$@"
     if [ ${#POSITIONAL[@]} -ne "$want" ]; then
         echo "error: expected $want arguments before any --key value, got ${#POSITIONAL[@]}" >&2
         usage

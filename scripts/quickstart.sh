@@ -1,35 +1,66 @@
 #!/bin/bash
 # The main job on the embedded demo data, from a fresh clone: set up the venv, build the demo digits
 # dataset, train Inception-v4 on the CPU, evaluate it in eval mode on the held-out images, export ONNX
-# and evaluate the ONNX file with onnxruntime. Outputs go to runs/quickstart/ (OUT=... to change).
+# and evaluate the ONNX file with onnxruntime, then quantize it to INT8 and compare accuracy and speed.
+# Outputs go to runs/quickstart/ (OUT=... to change).
 # Usage: bash scripts/quickstart.sh [--key value ...]   (extra train.py settings, e.g. --epoch_size 2)
-set -e
-source "$(dirname "$0")/setup_env.sh"
 set -eo pipefail
-OUT=${OUT:-runs/quickstart}
+source "$(dirname "$0")/launch_common.sh"
+OUT=$(absolute "${OUT:-$(dirname "$0")/../runs/quickstart}")
+absolute_path_args "$@"
+set -- "${EXTRA[@]}"
+cd "$(dirname "$0")/.."
+source scripts/setup_env.sh
 DATA=data/demo/cifar10
 mkdir -p "$OUT"
 start=$(date +%s)
 
+t=$SECONDS
 python -m src.tools.make_demo_data --output_dir data/demo
+echo "quickstart: demo data took $(( SECONDS - t )) s"
 
-# Demo settings (README, "Demo data"): 75x75 inputs (the network's minimum), batch 16, no augmentation,
-# 8 epochs of RMSProp with a small learning rate, and BatchNorm statistics that follow the data within
-# a few hundred steps (bn_momentum 0.9) so that the eval-mode network is honest after a short run.
+# Demo settings (README, "Results": how they were chosen): 75x75 inputs (the network's minimum), batch 16,
+# no augmentation, 8 epochs of RMSProp with a small learning rate, and BatchNorm statistics that follow the
+# data within a few hundred steps (bn_momentum 0.9) so that the eval-mode network is honest after a short run.
 SHAPE=(--config_path default_config_cpu.yaml --ds_type cifar10 --num_classes 10 --width 75 --height 75)
 rm -rf "$OUT/ckpt"
+t=$SECONDS
 python train.py "${SHAPE[@]}" --dataset_path "$DATA" --eval_dataset_path "$DATA" --eval_interval 2 \
     --batch_size 16 --epoch_size 8 --lr_init 0.0002 --lr_max 0.002 --lr_end 0.00001 --bn_momentum 0.9 \
     --augment False --keep_checkpoint_max 1 --ckpt_path "$OUT/ckpt" "$@" | tee "$OUT/train.log"
+echo "quickstart: training took $(( SECONDS - t )) s"
 ckpt=$(ls -t "$OUT"/ckpt/ckpt_0/inceptionv4-train-*.ckpt | head -n 1)
 
+t=$SECONDS
 python eval.py "${SHAPE[@]}" --dataset_path "$DATA" --checkpoint_path "$ckpt" | tee "$OUT/eval.log"
-python export.py "${SHAPE[@]}" --ckpt_file "$ckpt" --file_format ONNX --batch_size 16 \
+echo "quickstart: eval.py took $(( SECONDS - t )) s"
+t=$SECONDS
+python export.py "${SHAPE[@]}" --ckpt_file "$ckpt" --file_format ONNX --export_batch_size 16 \
     --file_name "$OUT/inceptionv4" | tee "$OUT/export.log"
+echo "quickstart: export.py took $(( SECONDS - t )) s"
+t=$SECONDS
 python eval_onnx.py "${SHAPE[@]}" --dataset_path "$DATA" --file_name "$OUT/inceptionv4.onnx" \
     | tee "$OUT/eval_onnx.log"
+echo "quickstart: eval_onnx.py took $(( SECONDS - t )) s"
+# INT8 (README, "Inference on the CPU"): onnxruntime's static quantization of the ONNX export, calibrated on
+# training images, evaluated like the float32 file; then both files' speed in onnxruntime.
+t=$SECONDS
+python -m src.tools.quantize_onnx "${SHAPE[@]}" --file_name "$OUT/inceptionv4.onnx" --calib_dataset_path "$DATA" \
+    --output "$OUT/inceptionv4_int8.onnx" | tee "$OUT/quantize.log"
+python eval_onnx.py "${SHAPE[@]}" --dataset_path "$DATA" --file_name "$OUT/inceptionv4_int8.onnx" \
+    | tee "$OUT/eval_onnx_int8.log"
+python benchmarks/bench_inference.py onnx "$OUT/inceptionv4.onnx" "$OUT/inceptionv4_int8.onnx" --rounds 3 \
+    | tee "$OUT/onnx_speed.log"
+echo "quickstart: INT8 quantization, evaluation and speed took $(( SECONDS - t )) s"
 
 echo "quickstart: held-out accuracy of the trained network (eval mode) and of its ONNX export:"
 grep "^metric:" "$OUT/eval.log"
 grep -i "accuracy" "$OUT/eval_onnx.log"
+accuracy() { grep -o "^accuracy: [0-9.]*" "$1" | cut -d' ' -f2; }
+speed() { awk -F'|' -v m="$1" '$2 ~ " "m" " {gsub(/ /, "", $4); gsub(/ /, "", $6); print $4 " img/s, " $6 " MB"}' \
+    "$OUT/onnx_speed.log"; }
+echo "quickstart: onnxruntime on the held-out digits, float32 vs INT8 (accuracy, images/s, file size):"
+echo "  float32  $(accuracy "$OUT/eval_onnx.log"), $(speed inceptionv4.onnx)"
+echo "  INT8     $(accuracy "$OUT/eval_onnx_int8.log"), $(speed inceptionv4_int8.onnx)"
+echo "quickstart: training curves in $OUT/ckpt/ckpt_0/curves.png (per-epoch numbers in metrics.csv beside it)"
 echo "quickstart: done in $(( $(date +%s) - start )) s; outputs in $OUT"

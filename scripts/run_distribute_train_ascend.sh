@@ -3,7 +3,8 @@
 # device of this server, in the background, each in ./train_parallel<rank>/ with its log there in log.txt.
 # Usage: bash scripts/run_distribute_train_ascend.sh [--dry-run] RANK_TABLE_FILE DATA_DIR [--key value ...]
 #   RANK_TABLE_FILE  HCCL rank table (JSON) listing the devices of every server, e.g. made by hccl_tools.py
-#   DATA_DIR         ImageNet train/ folder, or the CIFAR-10 folder with --ds_type cifar10 --num_classes 10
+#   DATA_DIR         ImageNet root (its train/ is read) or train/ folder,
+#                    or the CIFAR-10 folder with --ds_type cifar10 --num_classes 10
 #   --key value      config overrides passed to train.py, e.g. --epoch_size 90
 #   --dry-run        print the commands instead of running them (or set DRY_RUN=1)
 # Environment:

@@ -2,7 +2,8 @@
 # Data-parallel training on DEVICE_NUM GPUs of this machine with mpirun and NCCL, with default_config_gpu.yaml,
 # in the background in ./train_parallel/: the log is log.txt there, each rank's output log_output/1/rank.<r>/.
 # Usage: bash scripts/run_distribute_train_gpu.sh [--dry-run] DATA_PATH [DEVICE_NUM] [--key value ...]
-#   DATA_PATH    ImageNet train/ folder, or the CIFAR-10 folder with --ds_type cifar10 --num_classes 10
+#   DATA_PATH    ImageNet root (its train/ is read) or train/ folder,
+#                or the CIFAR-10 folder with --ds_type cifar10 --num_classes 10
 #   DEVICE_NUM   number of GPUs, one process each (default 8); CUDA_VISIBLE_DEVICES chooses which GPUs
 #   --key value  config overrides passed to train.py, e.g. --epoch_size 90
 #   --dry-run    print the command instead of running it (or set DRY_RUN=1)

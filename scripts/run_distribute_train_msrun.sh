@@ -3,7 +3,8 @@
 # Starts this machine's workers and waits for them: rank 0's log is shown, every worker's is in
 # LOG_DIR/worker_<rank>.log (the scheduler's in LOG_DIR/scheduler.log), checkpoints go to ckpt_path/ckpt_<rank>/.
 # Usage: bash scripts/run_distribute_train_msrun.sh [--dry-run] DATA_PATH WORKER_NUM [CONFIG] [--key value ...]
-#   DATA_PATH    ImageNet train/ folder, or the CIFAR-10 folder with --ds_type cifar10 --num_classes 10
+#   DATA_PATH    ImageNet root (its train/ is read) or train/ folder,
+#                or the CIFAR-10 folder with --ds_type cifar10 --num_classes 10
 #   WORKER_NUM   workers (devices) of the whole job, over all machines
 #   CONFIG       Ascend, GPU or CPU for default_config.yaml, default_config_gpu.yaml or default_config_cpu.yaml
 #                (default Ascend), or the path of a config file

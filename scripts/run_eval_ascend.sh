@@ -2,7 +2,8 @@
 # Evaluate a checkpoint on one Ascend device with default_config.yaml.
 # Usage: bash scripts/run_eval_ascend.sh DEVICE_ID DATA_DIR CHECKPOINT_PATH [--key value ...]
 #   DEVICE_ID        Ascend device number (0-7)
-#   DATA_DIR         ImageNet val/ folder, or the CIFAR-10 folder with --ds_type cifar10 --num_classes 10
+#   DATA_DIR         ImageNet root (its val/ or validation_preprocess/ is read) or that folder,
+#                    or the CIFAR-10 folder with --ds_type cifar10 --num_classes 10
 #   CHECKPOINT_PATH  .ckpt file to evaluate
 #   --key value      config overrides passed to eval.py, e.g. --batch_size 64
 # Writes ./eval/eval.log (the metric line is its last line).

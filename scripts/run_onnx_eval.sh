@@ -1,7 +1,8 @@
 #!/bin/bash
 # Evaluate an exported ONNX model with onnxruntime (config default_config_cpu.yaml or _gpu.yaml).
 # Usage: bash scripts/run_onnx_eval.sh DATA_PATH DATASET_TYPE DEVICE_TYPE FILE_TYPE ONNX_PATH [--key value ...]
-#   DATA_PATH     ImageNet val/ folder, or the CIFAR-10 folder holding cifar-10-verify-bin
+#   DATA_PATH     ImageNet root (its val/ or validation_preprocess/ is read) or that folder,
+#                 or the CIFAR-10 folder holding cifar-10-verify-bin
 #   DATASET_TYPE  imagenet or cifar10
 #   DEVICE_TYPE   CPU (CPUExecutionProvider) or GPU (CUDAExecutionProvider, needs onnxruntime-gpu)
 #   FILE_TYPE     ONNX

@@ -2,7 +2,8 @@
 # Train on one Ascend device with default_config.yaml.
 # Usage: bash scripts/run_standalone_train_ascend.sh DEVICE_ID DATA_DIR [--key value ...]
 #   DEVICE_ID     Ascend device to use (0-7)
-#   DATA_DIR      ImageNet train/ folder, or the CIFAR-10 folder with --ds_type cifar10 --num_classes 10
+#   DATA_DIR      ImageNet root (its train/ is read) or train/ folder,
+#                 or the CIFAR-10 folder with --ds_type cifar10 --num_classes 10
 #   --key value   config overrides passed to train.py
 # Runs in ./train_standalone<DEVICE_ID>/: log in log.txt there, checkpoints under <ckpt_path>/ckpt_0/.
 source "$(dirname "$0")/launch_common.sh"

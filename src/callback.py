@@ -1,5 +1,5 @@
 """Training callbacks: progress and loss log (with the non-finite loss guard), atomic checkpoints with
-rotation, and evaluation on the validation split that keeps the best checkpoint."""
+rotation, evaluation on the validation split that keeps the best checkpoint, and the stop on SIGINT/SIGTERM."""
 import glob
 import math
 import os
@@ -8,8 +8,10 @@ import time
 
 from mindspore.train import Callback
 
+from src import interrupt
 from src.checkpoint import save_checkpoint
 from src.errors import UserError
+from src.resume import TRAINING_KEY
 
 
 class TrainingDiverged(UserError):
@@ -95,10 +97,12 @@ class ProgressMonitor(Callback):
 class CheckpointSaver(Callback):
     """Saves the train network (weights, optimizer state, global step) atomically as
     `<directory>/<prefix>-<epoch>_<step in epoch>.ckpt` every `save_epochs` epochs, every `save_steps`
-    steps (0: never) and after the last step, keeping at most `keep_max` files of this prefix."""
+    steps (0: never) and after the last step, keeping at most `keep_max` files of this prefix. `metadata(step)`
+    gives the checkpoint metadata (src.checkpoint) of a checkpoint after global step `step`. A signal never
+    interrupts a save (src.interrupt.critical). `last` is (global step, path) of the newest checkpoint."""
 
     def __init__(self, directory, prefix, steps_per_epoch, total_steps, start_step, save_epochs,
-                 save_steps=0, keep_max=10, printer=print):
+                 save_steps=0, keep_max=10, printer=print, metadata=None):
         super().__init__()
         self.directory = directory
         self.prefix = prefix
@@ -109,17 +113,28 @@ class CheckpointSaver(Callback):
         self.save_steps = save_steps
         self.keep_max = keep_max
         self.print = printer
+        self.metadata = metadata
+        self.last = None
 
     def on_train_step_end(self, run_context):
         self.step += 1
         epoch, in_epoch = divmod(self.step - 1, self.steps_per_epoch)
-        epoch, in_epoch = epoch + 1, in_epoch + 1
-        epoch_end = in_epoch == self.steps_per_epoch and epoch % self.save_epochs == 0
+        epoch_end = in_epoch + 1 == self.steps_per_epoch and (epoch + 1) % self.save_epochs == 0
         by_steps = self.save_steps > 0 and self.step % self.save_steps == 0
         if epoch_end or by_steps or self.step == self.total_steps:
-            network = run_context.original_args().train_network
-            path = os.path.join(self.directory, f"{self.prefix}-{epoch}_{in_epoch}.ckpt")
-            save_checkpoint(network, path, {"epoch_num": epoch, "step_num": self.step})
+            self.save(run_context)
+
+    def save(self, run_context):
+        """Save the checkpoint of the current step (once)."""
+        if self.last and self.last[0] == self.step:
+            return
+        epoch, in_epoch = divmod(self.step - 1, self.steps_per_epoch)
+        path = os.path.join(self.directory, f"{self.prefix}-{epoch + 1}_{in_epoch + 1}.ckpt")
+        with interrupt.critical():
+            save_checkpoint(run_context.original_args().train_network, path,
+                            {"epoch_num": epoch + 1, "step_num": self.step},
+                            self.metadata(self.step) if self.metadata else None)
+            self.last = (self.step, path)
             self.print(f"checkpoint: saved {path}", flush=True)
             self.rotate()
 
@@ -134,9 +149,12 @@ class CheckpointSaver(Callback):
 
 class EvalCallBack(Callback):
     """Every `interval` epochs (and after the last), evaluates with `evaluate()` -> {'Top1-Acc', 'Top5-Acc',
-    ...}, logs the result and saves `network`'s weights to `best_path` when top-1 improves."""
+    ...}, logs the result and saves `network`'s weights to `best_path` when top-1 improves on `best` ((epoch,
+    top-1) of the run's best so far, e.g. before it was resumed). The file's metadata is the `metadata` dict
+    with the epoch and top-1 added to its `training` entry."""
 
-    def __init__(self, evaluate, interval, network, best_path, epoch_size, printer=print):
+    def __init__(self, evaluate, interval, network, best_path, epoch_size, printer=print, metadata=None,
+                 best=None):
         super().__init__()
         self.evaluate = evaluate
         self.interval = interval
@@ -144,7 +162,8 @@ class EvalCallBack(Callback):
         self.best_path = best_path
         self.epoch_size = epoch_size
         self.print = printer
-        self.best = None
+        self.metadata = metadata or {}
+        self.best = best
         self.history = []
 
     def on_train_epoch_end(self, run_context):
@@ -159,7 +178,27 @@ class EvalCallBack(Callback):
         self.history.append((epoch, metrics))
         if self.best is None or top1 > self.best[1]:
             self.best = (epoch, top1)
-            save_checkpoint(self.network, self.best_path, {"epoch_num": epoch})
+            training = {**self.metadata.get(TRAINING_KEY, {}), "epoch": epoch, "top1": top1}
+            with interrupt.critical():
+                save_checkpoint(self.network, self.best_path, {"epoch_num": epoch},
+                                {**self.metadata, TRAINING_KEY: training})
         self.print(f"eval: epoch {epoch} Top1-Acc {top1:.4f} Top5-Acc {metrics['Top5-Acc']:.4f} "
                    f"({time.time() - start:.1f} s); best Top1-Acc {self.best[1]:.4f} at epoch {self.best[0]}, "
                    f"saved in {self.best_path}", flush=True)
+
+
+class StopOnSignal(Callback):
+    """Stops training or evaluation at the end of a step once SIGINT or SIGTERM was received (src.interrupt),
+    after `before_stop(run_context)` (e.g. CheckpointSaver.save, so that no finished step is lost)."""
+
+    def __init__(self, before_stop=None):
+        super().__init__()
+        self.before_stop = before_stop
+
+    def on_train_step_end(self, run_context):
+        if interrupt.pending() is not None and self.before_stop:
+            self.before_stop(run_context)
+        interrupt.check()
+
+    def on_eval_step_end(self, run_context):
+        interrupt.check()

@@ -1,13 +1,22 @@
 """Loading checkpoints into a network with clear errors: a missing file, a file that is not a
 checkpoint, parameters of another shape (e.g. another num_classes) or parameters the file lacks."""
+import json
 import os
 
 import mindspore as ms
 
 from src.errors import UserError
-from src.fileio import atomic_output
+from src.fileio import atomic_output, check_input_file
+from src.ms_compat import use_available_memory_for_checkpoints
+
+use_available_memory_for_checkpoints()  # MindSpore 2.10 compares checkpoint sizes with MemFree (src/ms_compat.py)
 
 _SHOWN = 5
+
+
+CONVERT_HINT = "python -m src.tools.convert_checkpoint --source {source} --input {path} --output CONVERTED.ckpt"
+
+_TORCH_EXTENSIONS = (".safetensors", ".pth", ".pt", ".bin")
 
 
 def read_checkpoint(path):
@@ -15,13 +24,50 @@ def read_checkpoint(path):
     if not path:
         raise UserError("no checkpoint given: pass --checkpoint_path (eval), --ckpt_file (export) "
                         "or --resume (train) with a .ckpt file.")
-    if not os.path.isfile(path):
-        raise UserError(f"checkpoint '{path}' does not exist.")
+    check_input_file(path, "checkpoint", "pass an existing .ckpt file.")
+    if path.lower().endswith(_TORCH_EXTENSIONS):
+        raise UserError(f"'{path}' is a PyTorch/safetensors weight file, not a MindSpore checkpoint: convert "
+                        f"it first with {CONVERT_HINT.format(source='timm', path=path)}")
     try:
         return ms.load_checkpoint(path)
     except (ValueError, RuntimeError, TypeError) as err:
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"'{path}' is not a readable MindSpore checkpoint ({detail}).") from None
+
+
+LAYOUT_MARKERS = {
+    "original": "features.0.conv2d_1a_3x3.conv.conv.weight",
+    "mindcv": "features.0.conv2d_1a_3x3.conv.weight",
+    "timm": "features.0.conv.weight",
+    "previous": "stem.conv1.conv.weight",
+}
+"""One parameter name that only checkpoints of each known Inception-v4 layout hold ('previous': this project's
+network before it took the original's layout)."""
+
+
+def detect_layout(names):
+    """'original', 'mindcv', 'timm', 'previous' or None, from a checkpoint's parameter names."""
+    return next((layout for layout, marker in LAYOUT_MARKERS.items() if marker in names), None)
+
+
+def foreign_layout(names, path):
+    """A message naming the layout of a checkpoint whose parameter `names` are not the original model
+    zoo's (this network's), with what to do; None when the layout is not recognised."""
+    layout = detect_layout(names)
+    if layout == "previous":
+        return (f"checkpoint '{path}' was written by this project's earlier network (names such as "
+                "'stem.conv1.conv.weight', 'classifier.weight'), which computed a different function from the "
+                "original's (other 1x7/7x1 order and branch order): its weights cannot be mapped onto the "
+                "original's network. Train again, or start from a checkpoint of the original model zoo.")
+    if layout == "mindcv":
+        return (f"checkpoint '{path}' is a mindcv Inception-v4 checkpoint (names such as "
+                "'features.0.conv2d_1a_3x3.conv.weight', 'classifier.weight'), not the original model zoo's "
+                f"layout: convert it first with {CONVERT_HINT.format(source='mindcv', path=path)}")
+    if layout == "timm":
+        return (f"checkpoint '{path}' holds timm's Inception-v4 names ('features.0.conv.weight', "
+                "'last_linear.weight'), not the original model zoo's layout: convert timm's weights with "
+                f"{CONVERT_HINT.format(source='timm', path='model.safetensors')}")
+    return None
 
 
 def _names(items):
@@ -37,22 +83,55 @@ def load_params(net, path):
     network is never left partly at its random initialisation.
     """
     params = read_checkpoint(path)
-    wanted = {param.name: param for param in net.get_parameters()}
+    assign_params(net, params, path)
+    return params
+
+
+def assign_params(net, params, path, skip=()):
+    """Load `net`'s parameters, except the names in `skip`, from the checkpoint dict `params` read from
+    `path`; UserError (nothing loaded) when a layout, a name or a shape does not fit."""
+    wanted = {param.name: param for param in net.get_parameters() if param.name not in skip}
     missing = [name for name in wanted if name not in params]
     mismatched = [f"{name} {tuple(params[name].shape)} in the file vs {tuple(param.shape)} in the network"
                   for name, param in wanted.items() if name in params and params[name].shape != param.shape]
+    foreign = foreign_layout(params, path) if missing else None
+    if foreign:
+        raise UserError(foreign)
     if mismatched:
         raise UserError(f"checkpoint '{path}' does not fit the network: {'; '.join(mismatched[:_SHOWN])}"
                         f"{' and more' if len(mismatched) > _SHOWN else ''}. Is num_classes the one it was "
                         "trained with?")
     if missing:
         raise UserError(f"checkpoint '{path}' lacks {len(missing)} of the network's parameters "
-                        f"({_names(missing)}): it was not saved from this Inception-v4.")
-    ms.load_param_into_net(net, {name: params[name] for name in wanted}, strict_load=True)
-    return params
+                        f"({_names(missing)}): it is not a checkpoint of the original model zoo's Inception-v4 "
+                        "(or of this port).")
+    values = {param.name: param for param in net.get_parameters()}  # skipped ones keep their own values
+    values.update({name: params[name] for name in wanted})
+    ms.load_param_into_net(net, values, strict_load=True)
 
 
-def save_checkpoint(cell, path, append_dict=None):
-    """Write `cell`'s parameters to `path` atomically: an interrupted save leaves the old file intact."""
+METADATA_KEY = "inceptionv4_metadata"
+"""Checkpoint entry holding a JSON object of facts that travel with the weights (class names,
+preprocessing, training position); the original's checkpoints have none."""
+
+
+def checkpoint_metadata(params):
+    """The metadata dict stored in a checkpoint dict from `read_checkpoint`/`load_params`; {} if none."""
+    text = params.get(METADATA_KEY)
+    if not isinstance(text, str):
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def save_checkpoint(cell, path, append_dict=None, metadata=None):
+    """Write `cell`'s parameters (plus `append_dict` entries and the JSON-serialisable `metadata` dict)
+    to `path` atomically: an interrupted save leaves the old file intact."""
+    extra = dict(append_dict or {})
+    if metadata:
+        extra[METADATA_KEY] = json.dumps(metadata, ensure_ascii=False, sort_keys=True)
     with atomic_output(path) as tmp:
-        ms.save_checkpoint(cell, tmp, append_dict=append_dict)
+        ms.save_checkpoint(cell, tmp, append_dict=extra or None)

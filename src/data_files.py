@@ -22,12 +22,17 @@ CIFAR_TRAIN_PATTERN = re.compile(r"^data_batch_(\d+)\.bin$")
 CIFAR_EVAL_FILE = "test_batch.bin"
 
 IMAGENET_LAYOUT = "<folder>/<class name>/<image>.JPEG, one sub-folder per class (e.g. ImageNet's train/ or val/)"
+IMAGENET_SPLITS = {True: ("train",), False: ("val", "validation_preprocess")}
+"""Split folders of an ImageNet root, for training and for evaluation (validation_preprocess/: the original's)."""
 CIFAR_LAYOUT = (f"<folder>/{CIFAR_TRAIN_DIR}/data_batch_*.bin for training and "
                 f"<folder>/{CIFAR_EVAL_DIR}/{CIFAR_EVAL_FILE} for evaluation")
 
-ImageFolder = namedtuple("ImageFolder", "root classes files labels extensions")
-"""An ImageNet-style folder: sorted class names (label = index), image paths in reading order with their
-labels, and the file name endings present (exact case, as MindSpore's ImageFolderDataset matches them)."""
+ImageFolder = namedtuple("ImageFolder", "root classes files labels extensions class_indexing")
+"""An ImageNet-style folder: sorted class folder names, image paths in reading order with their labels, the
+file name endings present (exact case, as MindSpore's ImageFolderDataset matches them) and {class folder:
+label} (the sorted position, or the position in the model's class names when given)."""
+CIFAR_META_FILE = "batches.meta.txt"
+"""CIFAR-10's class names, one per line in label order, beside the binary files."""
 
 
 class BadImageFile(ValueError):
@@ -44,9 +49,11 @@ def check_dataset_dir(path, layout):
     if not path:
         raise UserError(f"no dataset path given: set dataset_path (--dataset_path) to a folder laid out as {layout}.")
     if not os.path.exists(path):
-        raise UserError(f"dataset path '{path}' does not exist: expected a folder laid out as {layout}.")
+        raise UserError(f"dataset path '{os.path.abspath(path)}' does not exist: expected a folder laid out as "
+                        f"{layout}.")
     if not os.path.isdir(path):
-        raise UserError(f"dataset path '{path}' is a file, not a folder: expected a folder laid out as {layout}.")
+        raise UserError(f"dataset path '{os.path.abspath(path)}' is a file, not a folder: expected a folder laid "
+                        f"out as {layout}.")
     return path
 
 
@@ -58,11 +65,55 @@ def _image_names(folder):
     return sorted(entry.name for entry in os.scandir(folder) if entry.is_file() and _is_image_name(entry.name))
 
 
-def list_image_folder(path, num_classes=None):
-    """List an ImageNet-style folder in MindSpore's reading order (sorted classes, sorted file names).
+def _holds_folders(path):
+    return os.path.isdir(path) and any(entry.is_dir() for entry in os.scandir(path))
+
+
+def imagenet_split_folder(path, do_train):
+    """The ImageNet-style folder to read: `path` itself, or, when `path` is an ImageNet root (a train/, val/ or
+    validation_preprocess/ sub-folder holding class folders), its training or validation folder. Raises
+    UserError naming what was looked for when the root lacks that split or holds two validation folders."""
+    if not path or not any(_holds_folders(os.path.join(path, name)) for names in IMAGENET_SPLITS.values()
+                           for name in names):
+        return path
+    wanted = IMAGENET_SPLITS[do_train]
+    found = [name for name in wanted if os.path.isdir(os.path.join(path, name))]
+    use = "training" if do_train else "validation"
+    if len(found) == 1:
+        return os.path.join(path, found[0])
+    if found:
+        raise UserError(f"ImageNet root '{path}' holds both {' and '.join(f'{name}/' for name in found)}: pass the "
+                        f"{use} folder to use itself, e.g. '{os.path.join(path, found[0])}'.")
+    looked = " or ".join(f"'{os.path.join(path, name)}'" for name in wanted)
+    raise UserError(f"ImageNet root '{path}' has no {use} folder (looked for {looked}): add it, or pass the "
+                    f"{use} split folder itself ({IMAGENET_LAYOUT}).")
+
+
+def _shown(names, count=5):
+    return ", ".join(f"'{name}'" for name in names[:count]) + (f" and {len(names) - count} more"
+                                                               if len(names) > count else "")
+
+
+def class_indexing(path, classes, class_names):
+    """{class folder: label}: the folder's position in `class_names` (the model's classes) when given, else in
+    the sorted folders. UserError naming the folders that are not classes of the model."""
+    if class_names is None:
+        return {name: label for label, name in enumerate(classes)}
+    unknown = [name for name in classes if name not in class_names]
+    if unknown:
+        raise UserError(f"class folder(s) {_shown(unknown)} of '{path}' are not classes of the model, whose "
+                        f"{len(class_names)} classes are {_shown(list(class_names))}: remove or rename those "
+                        "folders, or use a model trained on them.")
+    return {name: class_names.index(name) for name in classes}
+
+
+def list_image_folder(path, num_classes=None, class_names=None):
+    """List an ImageNet-style folder in MindSpore's reading order (sorted classes, sorted file names), with
+    labels by position in `class_names` (the model's classes, see class_indexing) or in the sorted folders.
 
     Raises UserError for a missing folder, a wrong layout (images directly in `path`, or a dataset root
-    holding train/ and val/), class folders without images, or more classes than `num_classes`.
+    holding train/ and val/), class folders without images, more classes than `num_classes`, or a class
+    folder that is not in `class_names`.
     """
     check_dataset_dir(path, IMAGENET_LAYOUT)
     classes = sorted(entry.name for entry in os.scandir(path) if entry.is_dir())
@@ -70,13 +121,14 @@ def list_image_folder(path, num_classes=None):
         loose = _image_names(path)
         found = f"image files ({loose[0]}, ...) directly inside it" if loose else "no class folders"
         raise UserError(f"dataset folder '{path}' has {found}: expected {IMAGENET_LAYOUT}.")
+    indexing = class_indexing(path, classes, class_names)
     files, labels, empty = [], [], []
-    for label, name in enumerate(classes):
+    for name in classes:
         names = _image_names(os.path.join(path, name))
         if not names:
             empty.append(name)
         files.extend(os.path.join(path, name, image) for image in names)
-        labels.extend([label] * len(names))
+        labels.extend([indexing[name]] * len(names))
     if len(empty) == len(classes):
         nested = [name for name in classes
                   if any(entry.is_dir() for entry in os.scandir(os.path.join(path, name)))]
@@ -96,7 +148,34 @@ def list_image_folder(path, num_classes=None):
         raise UserError(f"dataset folder '{path}' has {len(classes)} class folders but num_classes is "
                         f"{num_classes}: set --num_classes {len(classes)} or remove the extra folders.")
     extensions = sorted({os.path.splitext(name)[1] for name in files})
-    return ImageFolder(path, classes, files, np.asarray(labels, np.int32), extensions)
+    return ImageFolder(path, classes, files, np.asarray(labels, np.int32), extensions, indexing)
+
+
+def check_unnamed_model_classes(path, ds_type, num_classes, class_names, model):
+    """Before evaluating `model` (its name, for messages) on the evaluation data at `path`: a model that records
+    no class names is scored with the sorted class folders as labels, which is right only when the folder
+    holds all num_classes of them. UserError otherwise (a missing folder would shift every later label)."""
+    if ds_type != "imagenet" or class_names is not None:
+        return
+    classes = dataset_class_names(path, ds_type, False)
+    if len(classes) < num_classes:
+        raise UserError(f"'{os.path.abspath(path)}' has {len(classes)} class folders but {model} has {num_classes} "
+                        "classes and records no class names: labels taken from the sorted folders would shift "
+                        f"at the first missing class. Evaluate on a folder with all {num_classes} class folders, or "
+                        "a model trained by this version's train.py (its checkpoints record the class names).")
+
+
+def dataset_class_names(path, ds_type, do_train):
+    """The class names of a dataset in label order: the sorted class folders of an ImageNet-style folder (or of
+    an ImageNet root's split), the lines of CIFAR-10's batches.meta.txt; None when a CIFAR-10 folder has none."""
+    if ds_type == "imagenet":
+        folder = check_dataset_dir(imagenet_split_folder(path, do_train), IMAGENET_LAYOUT)
+        return sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
+    meta = os.path.join(os.path.dirname(cifar_files(path, do_train)[0]), CIFAR_META_FILE)
+    if not os.path.isfile(meta):
+        return None
+    with open(meta, encoding="utf-8", errors="replace") as stream:
+        return [line.strip() for line in stream if line.strip()] or None
 
 
 def read_image_file(path):

@@ -13,15 +13,10 @@ import mindspore.dataset as ds
 import mindspore.dataset.vision as V
 import numpy as np
 
-from src.data_files import cifar_files, list_image_folder, read_cifar_file, read_image_file
+from src.data_files import cifar_files, imagenet_split_folder, list_image_folder, read_cifar_file, read_image_file
 from src.errors import UserError
+from src.preprocessing import INTERPOLATIONS, config_preprocessing
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR_STD = (0.2023, 0.1994, 0.2010)
-EVAL_CROP_FRACTION = 0.875
-"""ImageNet evaluation: resize the shorter side to size / 0.875, then take the centre crop of size."""
 CIFAR_PAD = 4
 
 
@@ -35,11 +30,6 @@ def worker_count(requested, group_size=1):
     pinned = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else total
     share = pinned if pinned < total else total // max(group_size, 1)
     return max(1, min(requested, share))
-
-
-def _normalize(mean, std):
-    """Rescale to [0, 1] and normalise in one op: (x / 255 - mean) / std."""
-    return V.Normalize([m * 255 for m in mean], [s * 255 for s in std])
 
 
 def _sampler(num_rows, do_train, shuffle, rank_id, group_size):
@@ -72,41 +62,51 @@ def _batch(data_set, do_train, cfg, repeat_num):
     return data_set.batch(cfg.batch_size, drop_remainder=do_train).repeat(repeat_num)
 
 
-def create_dataset_imagenet(dataset_path, do_train, cfg, repeat_num=1, rank_id=0, group_size=1, shuffle=None):
-    """Pipeline over an ImageNet-style folder (<path>/<class>/<image>; sorted class names -> labels).
+def create_dataset_imagenet(dataset_path, do_train, cfg, repeat_num=1, rank_id=0, group_size=1, shuffle=None,
+                            preprocessing=None, class_names=None):
+    """Pipeline over an ImageNet-style folder (<path>/<class>/<image>; label: the class folder's position in
+    `class_names`, the model's classes, or else in the sorted class folders), or over
+    the train/ (do_train) or validation folder of an ImageNet root (src.data_files.imagenet_split_folder).
 
     Train (cfg.augment): random crop (scale 0.08-1, ratio 3/4-4/3) decoded and resized to (height, width),
     horizontal flip, colour jitter 0.4. Eval, and train without augment: decode, resize the shorter side to
-    size / 0.875, centre crop. Every file
+    size / crop_pct, centre crop (`preprocessing`, by default the config's). Every file
     is checked as it is read (src.image_check: empty, not an image, truncated, damaged JPEG headers): a bad
     one stops the pipeline with an error naming it.
     """
-    folder = list_image_folder(dataset_path, cfg.num_classes)
+    split = imagenet_split_folder(dataset_path, do_train)
+    if split != dataset_path:
+        print(f"dataset: ImageNet root '{dataset_path}': reading {split}", flush=True)
+        dataset_path = split
+    folder = list_image_folder(dataset_path, cfg.num_classes, class_names)
     shuffle = do_train if shuffle is None else shuffle
     _check_shard_size(dataset_path, len(folder.files), do_train, cfg, group_size)
     workers = worker_count(cfg.work_nums, group_size)
     size = (cfg.height, cfg.width)
     data_set = ds.ImageFolderDataset(
         dataset_path, num_parallel_workers=workers, extensions=folder.extensions,
-        class_indexing={name: label for label, name in enumerate(folder.classes)},
+        class_indexing=folder.class_indexing,
         sampler=_sampler(len(folder.files), do_train, shuffle, rank_id, group_size), decrypt=read_image_file)
+    prep = preprocessing or config_preprocessing(cfg)
     if do_train and cfg.augment:
-        ops = [V.RandomCropDecodeResize(size, scale=(0.08, 1.0), ratio=(0.75, 1.333)),
+        ops = [V.RandomCropDecodeResize(size, scale=(0.08, 1.0), ratio=(0.75, 1.333),
+                                        interpolation=INTERPOLATIONS[prep.interpolation]),
                V.RandomHorizontalFlip(prob=0.5),
-               V.RandomColorAdjust(brightness=0.4, contrast=0.4, saturation=0.4)]
+               V.RandomColorAdjust(brightness=0.4, contrast=0.4, saturation=0.4), prep.normalize_op(), V.HWC2CHW()]
     else:
-        ops = [V.Decode(), V.Resize(round(max(size) / EVAL_CROP_FRACTION)), V.CenterCrop(size)]
-    ops += [_normalize(IMAGENET_MEAN, IMAGENET_STD), V.HWC2CHW()]
+        ops = [V.Decode(), *prep.eval_ops(*size)]
     data_set = data_set.map(ops, input_columns="image", num_parallel_workers=workers)
     return _batch(data_set, do_train, cfg, repeat_num)
 
 
-def create_dataset_cifar10(dataset_path, do_train, cfg, repeat_num=1, rank_id=0, group_size=1, shuffle=None):
+def create_dataset_cifar10(dataset_path, do_train, cfg, repeat_num=1, rank_id=0, group_size=1, shuffle=None,
+                           preprocessing=None, class_names=None):  # pylint: disable=unused-argument
     """Pipeline over CIFAR-10 binary files (<path>/cifar-10-batches-bin/data_batch_*.bin for training,
     <path>/cifar-10-verify-bin/test_batch.bin for evaluation), reading every whole record of every file.
+    Labels are the class indices of the records (`class_names` is not needed).
 
-    Train (cfg.augment): random crop 32 with padding 4, horizontal flip. Both: resize to (height, width),
-    normalise.
+    Train (cfg.augment): random crop 32 with padding 4, horizontal flip. Both: resize to (height, width) with
+    the preprocessing's interpolation and normalise with its mean/std (crop_pct does not apply: no crop).
     """
     parts = [read_cifar_file(path, cfg.num_classes) for path in cifar_files(dataset_path, do_train)]
     images = np.concatenate([part[0] for part in parts])
@@ -118,15 +118,18 @@ def create_dataset_cifar10(dataset_path, do_train, cfg, repeat_num=1, rank_id=0,
                                      sampler=_sampler(len(labels), do_train, shuffle, rank_id, group_size))
     augment = do_train and cfg.augment
     ops = [V.RandomCrop(images.shape[1:3], padding=CIFAR_PAD), V.RandomHorizontalFlip(prob=0.5)] if augment else []
-    ops += [V.Resize((cfg.height, cfg.width)), _normalize(CIFAR_MEAN, CIFAR_STD), V.HWC2CHW()]
+    prep = preprocessing or config_preprocessing(cfg)
+    ops += [V.Resize((cfg.height, cfg.width), INTERPOLATIONS[prep.interpolation]), prep.normalize_op(), V.HWC2CHW()]
     data_set = data_set.map(ops, input_columns="image", num_parallel_workers=workers)
     return _batch(data_set, do_train, cfg, repeat_num)
 
 
-def create_dataset(cfg, dataset_path, do_train, repeat_num=1, rank_id=0, group_size=1, shuffle=None):
-    """The pipeline for cfg.ds_type ('imagenet' or 'cifar10')."""
+def create_dataset(cfg, dataset_path, do_train, repeat_num=1, rank_id=0, group_size=1, shuffle=None,
+                   preprocessing=None, class_names=None):
+    """The pipeline for cfg.ds_type ('imagenet' or 'cifar10'); `preprocessing` (src.preprocessing) defaults to
+    the config's keys."""
     create = {"imagenet": create_dataset_imagenet, "cifar10": create_dataset_cifar10}[cfg.ds_type]
-    return create(dataset_path, do_train, cfg, repeat_num, rank_id, group_size, shuffle)
+    return create(dataset_path, do_train, cfg, repeat_num, rank_id, group_size, shuffle, preprocessing, class_names)
 
 
 _BAD_FILE_PATTERNS = (  # BadImageFile raised while reading; MindSpore's decoder failing on a file

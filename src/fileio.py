@@ -1,7 +1,15 @@
-"""Atomic file output: a file is either complete or absent, never half-written."""
+"""Output and input paths: atomic file output (a file is complete or absent, never half-written), output
+folders checked by a test write before any work, and input files told apart from folders."""
 import contextlib
 import os
+import re
 import tempfile
+
+from src.errors import UserError
+
+TEMPORARY_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?$")
+"""Names of atomic_output's temporary files (`.<stem>.<8 random characters>.tmp<ext>`), including the one
+mindspore.save_checkpoint writes beside it (`.tmp.ckpt` becomes `.tmp.tmp`)."""
 
 
 @contextlib.contextmanager
@@ -27,3 +35,54 @@ def atomic_output(path):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def stale_temporaries(directory):
+    """Names of the temporary files of atomic_output in `directory`: left by a killed process when no process
+    writes there any more."""
+    return sorted(name for name in os.listdir(directory) if TEMPORARY_NAME.match(name))
+
+
+def _file_in_the_way(path):
+    """The nearest existing ancestor of `path` (or `path` itself) when it is not a folder, else None."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return None if os.path.isdir(path) else path
+
+
+def prepare_output_dir(directory, what):
+    """Create `directory` and test-write a file in it; UserError naming `what` (e.g. "checkpoint folder
+    (ckpt_path)") and the reason. Call it before loading data or compiling, so that no work is lost."""
+    shown = os.path.abspath(directory)
+    blocker = _file_in_the_way(directory)
+    if blocker:
+        raise UserError(f"{what} '{shown}' cannot be created: '{blocker}' is a file, not a folder. Pass a path "
+                        "under a folder.")
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=directory)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as err:
+        raise UserError(f"{what} '{shown}' is not writable ({err.strerror or err}): pass a folder you can write "
+                        "to.") from None
+    return directory
+
+
+def prepare_output_file(path, what):
+    """Check that the file `path` can be written (its folder is created and test-written); UserError if not."""
+    if os.path.isdir(path):
+        raise UserError(f"{what} '{os.path.abspath(path)}' is a folder: pass a file name.")
+    prepare_output_dir(os.path.dirname(os.path.abspath(path)), f"the folder of {what}")
+    return path
+
+
+def check_input_file(path, what, hint):
+    """Return `path` if it is an existing file; UserError naming `what` and adding `hint` otherwise."""
+    shown = os.path.abspath(path)
+    if os.path.isdir(path):
+        raise UserError(f"{what} '{shown}' is a folder, not a file: {hint}")
+    if not os.path.isfile(path):
+        raise UserError(f"{what} '{shown}' does not exist: {hint}")
+    return path

@@ -1,10 +1,14 @@
-"""Inception-v4 (Szegedy et al., 2016, arXiv:1602.07261).
+"""Inception-v4 (Szegedy et al., 2016, arXiv:1602.07261), as the original MindSpore model zoo builds it.
 
-Block names follow the paper's figures: Stem (Fig. 3), Inception-A (Fig. 4),
-Reduction-A (Fig. 7, with k, l, m, n from Table 1), Inception-B (Fig. 5),
-Reduction-B (Fig. 8), Inception-C (Fig. 6), whole network (Fig. 9).
-A "V" in the figures means "valid" padding; every other conv keeps the
-spatial size ("same").
+The function and the parameter names are the original's (`features.0.conv2d_1a_3x3.conv.conv.weight`,
+`features.6.branch_2.1.conv.batchnorm.gamma`, `softmax.dense.weight`, `bn0.beta`, ...), so the original's
+checkpoints load as they are; TF-slim, mindcv and timm compute the same function. Where the paper's
+Figures 5 and 6 draw the 1x7/7x1 and 1x3/3x1 convolutions in the other order, the implementations win:
+they are what every published set of weights was trained with.
+
+`features` holds 17 blocks: Stem (0), 4 x Inception-A (1-4), Reduction-A (5), 7 x Inception-B (6-12),
+Reduction-B (13), 3 x Inception-C (14-16). Each block concatenates its branches in the order
+branch_0, branch_1, ...; pooling branches come last.
 """
 from mindspore import nn, ops
 from mindspore.common.initializer import XavierUniform
@@ -13,158 +17,179 @@ MIN_INPUT_SIZE = 75
 """Smallest height/width for which every "valid" stride-2 layer still has an output."""
 
 NUM_FEATURES = 1536
+CONV_BN_EPS = 1e-5
+"""BatchNorm eps of every convolution (nn.Conv2dBnAct's default, as in the original)."""
+BN0_EPS = 1e-3
+HEAD_BN_EPS = 1e-5
+"""eps of the BatchNorm1d after the dense layer (nn.DenseBnAct's default, as in the original)."""
 
 
-class Conv2dBnAct(nn.Cell):
-    """Conv (no bias, Xavier-uniform) + BatchNorm + ReLU."""
+class BasicConv2d(nn.Cell):
+    """Conv (no bias, Xavier-uniform) + BatchNorm + ReLU: the original's `Conv2d` cell.
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad_mode="same",
-                 bn_momentum=0.997):
+    Its `conv` is an nn.Conv2dBnAct (`conv`, `batchnorm`), hence the names `<name>.conv.conv.weight` and
+    `<name>.conv.batchnorm.{gamma,beta,moving_mean,moving_variance}`.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad_mode="valid", momentum=0.997):
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
-                              pad_mode=pad_mode, has_bias=False, weight_init=XavierUniform())
-        self.bn = nn.BatchNorm2d(out_channels, eps=1e-3, momentum=bn_momentum)
-        self.relu = nn.ReLU()
+        self.conv = nn.Conv2dBnAct(in_channels, out_channels, kernel_size, stride=stride, pad_mode=pad_mode,
+                                   has_bias=False, weight_init=XavierUniform(), has_bn=True,
+                                   momentum=momentum, eps=CONV_BN_EPS, activation="relu")
 
     def construct(self, x):
-        return self.relu(self.bn(self.conv(x)))
+        return self.conv(x)
 
 
-def _avg_pool_same():
-    """3x3 stride-1 average pool that keeps the size and ignores the zero padding."""
-    return nn.AvgPool2d(kernel_size=3, stride=1, pad_mode="same")
+class _Blocks:
+    """Layer factories shared by the blocks: every conv gets the network's BatchNorm momentum."""
 
+    def __init__(self, momentum):
+        self.momentum = momentum
 
-def _max_pool_valid():
-    return nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="valid")
-
-
-class _Block(nn.Cell):
-    """Base for the multi-branch blocks: subclasses build `self.branches`, outputs are concatenated."""
-
-    def __init__(self, bn_momentum):
-        super().__init__()
-        self.bn_momentum = bn_momentum
-        self.concat = ops.Concat(axis=1)
-
-    def conv(self, *args, **kwargs):
-        return Conv2dBnAct(*args, bn_momentum=self.bn_momentum, **kwargs)
+    def conv(self, in_channels, out_channels, kernel_size, stride=1, pad_mode="same"):
+        """A BasicConv2d; "same" keeps the size (stride 1), "valid" is the figures' "V"."""
+        return BasicConv2d(in_channels, out_channels, kernel_size, stride, pad_mode, self.momentum)
 
     def seq(self, *cells):
         return nn.SequentialCell(list(cells))
 
-    def construct(self, x):
-        return self.concat(tuple(branch(x) for branch in self.branches))
+    @staticmethod
+    def avg_pool():
+        """3x3 stride-1 average pool keeping the size; the zero padding is not counted."""
+        return nn.AvgPool2d(kernel_size=3, stride=1, pad_mode="same")
+
+    @staticmethod
+    def max_pool():
+        """3x3 stride-2 "valid" max pool of the reduction blocks."""
+        return nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="valid")
 
 
 class Stem(nn.Cell):
-    """Figure 3: 299x299x3 -> 35x35x384."""
+    """299x299x3 -> 35x35x384 (Fig. 3)."""
 
-    def __init__(self, in_channels, bn_momentum=0.997):
+    def __init__(self, in_channels=3, momentum=0.997):
         super().__init__()
-        conv = lambda *a, **k: Conv2dBnAct(*a, bn_momentum=bn_momentum, **k)  # noqa: E731
-        self.conv1 = conv(in_channels, 32, 3, stride=2, pad_mode="valid")
-        self.conv2 = conv(32, 32, 3, pad_mode="valid")
-        self.conv3 = conv(32, 64, 3)
-        self.mixed_3a_pool = _max_pool_valid()
-        self.mixed_3a_conv = conv(64, 96, 3, stride=2, pad_mode="valid")
-        self.mixed_4a_branch0 = nn.SequentialCell([conv(160, 64, 1), conv(64, 96, 3, pad_mode="valid")])
-        self.mixed_4a_branch1 = nn.SequentialCell([
-            conv(160, 64, 1), conv(64, 64, (1, 7)), conv(64, 64, (7, 1)),
-            conv(64, 96, 3, pad_mode="valid")])
-        self.mixed_5a_conv = conv(192, 192, 3, stride=2, pad_mode="valid")
-        self.mixed_5a_pool = _max_pool_valid()
+        b = _Blocks(momentum)
+        self.conv2d_1a_3x3 = b.conv(in_channels, 32, 3, stride=2, pad_mode="valid")   # 149x149x32
+        self.conv2d_2a_3x3 = b.conv(32, 32, 3, pad_mode="valid")                      # 147x147x32
+        self.conv2d_2b_3x3 = b.conv(32, 64, 3)                                        # 147x147x64
+        self.mixed_3a_branch_0 = b.max_pool()                                         # 73x73x64
+        self.mixed_3a_branch_1 = b.conv(64, 96, 3, stride=2, pad_mode="valid")        # 73x73x96
+        self.mixed_4a_branch_0 = b.seq(b.conv(160, 64, 1), b.conv(64, 96, 3, pad_mode="valid"))
+        self.mixed_4a_branch_1 = b.seq(b.conv(160, 64, 1), b.conv(64, 64, (1, 7)), b.conv(64, 64, (7, 1)),
+                                       b.conv(64, 96, 3, pad_mode="valid"))            # 71x71x(96+96)
+        self.mixed_5a_branch_0 = b.conv(192, 192, 3, stride=2, pad_mode="valid")      # 35x35x192
+        self.mixed_5a_branch_1 = b.max_pool()                                         # 35x35x192
         self.concat = ops.Concat(axis=1)
 
     def construct(self, x):
-        x = self.conv3(self.conv2(self.conv1(x)))
-        x = self.concat((self.mixed_3a_pool(x), self.mixed_3a_conv(x)))
-        x = self.concat((self.mixed_4a_branch0(x), self.mixed_4a_branch1(x)))
-        return self.concat((self.mixed_5a_conv(x), self.mixed_5a_pool(x)))
+        x = self.conv2d_2b_3x3(self.conv2d_2a_3x3(self.conv2d_1a_3x3(x)))
+        x = self.concat((self.mixed_3a_branch_0(x), self.mixed_3a_branch_1(x)))
+        x = self.concat((self.mixed_4a_branch_0(x), self.mixed_4a_branch_1(x)))
+        return self.concat((self.mixed_5a_branch_0(x), self.mixed_5a_branch_1(x)))
 
 
-class InceptionA(_Block):
-    """Figure 4: 35x35x384 -> 35x35x384."""
+class _FourBranches(nn.Cell):
+    """Inception-A and -B: concat(branch_0, branch_1, branch_2, branch_3)."""
 
-    def __init__(self, bn_momentum=0.997):
-        super().__init__(bn_momentum)
-        self.branches = nn.CellList([
-            self.seq(_avg_pool_same(), self.conv(384, 96, 1)),
-            self.conv(384, 96, 1),
-            self.seq(self.conv(384, 64, 1), self.conv(64, 96, 3)),
-            self.seq(self.conv(384, 64, 1), self.conv(64, 96, 3), self.conv(96, 96, 3)),
-        ])
+    def __init__(self):
+        super().__init__()
+        self.concat = ops.Concat(axis=1)
+
+    def construct(self, x):
+        return self.concat((self.branch_0(x), self.branch_1(x), self.branch_2(x), self.branch_3(x)))
 
 
-class ReductionA(_Block):
-    """Figure 7: 35x35x384 -> 17x17x(384 + n + m)."""
+class InceptionA(_FourBranches):
+    """35x35x384 -> 35x35x384: 1x1 96 | 1x1 64, 3x3 96 | 1x1 64, 3x3 96, 3x3 96 | avg pool, 1x1 96 (Fig. 4)."""
 
-    def __init__(self, k, l, m, n, bn_momentum=0.997):
-        super().__init__(bn_momentum)
-        self.branches = nn.CellList([
-            _max_pool_valid(),
-            self.conv(384, n, 3, stride=2, pad_mode="valid"),
-            self.seq(self.conv(384, k, 1), self.conv(k, l, 3),
-                     self.conv(l, m, 3, stride=2, pad_mode="valid")),
-        ])
-
-
-class InceptionB(_Block):
-    """Figure 5: 17x17x1024 -> 17x17x1024."""
-
-    def __init__(self, bn_momentum=0.997):
-        super().__init__(bn_momentum)
-        self.branches = nn.CellList([
-            self.seq(_avg_pool_same(), self.conv(1024, 128, 1)),
-            self.conv(1024, 384, 1),
-            self.seq(self.conv(1024, 192, 1), self.conv(192, 224, (1, 7)), self.conv(224, 256, (7, 1))),
-            self.seq(self.conv(1024, 192, 1), self.conv(192, 192, (1, 7)), self.conv(192, 224, (7, 1)),
-                     self.conv(224, 224, (1, 7)), self.conv(224, 256, (7, 1))),
-        ])
+    def __init__(self, in_channels=384, momentum=0.997):
+        super().__init__()
+        b = _Blocks(momentum)
+        self.branch_0 = b.conv(in_channels, 96, 1)
+        self.branch_1 = b.seq(b.conv(in_channels, 64, 1), b.conv(64, 96, 3))
+        self.branch_2 = b.seq(b.conv(in_channels, 64, 1), b.conv(64, 96, 3), b.conv(96, 96, 3))
+        self.branch_3 = b.seq(b.avg_pool(), b.conv(in_channels, 96, 1))
 
 
-class ReductionB(_Block):
-    """Figure 8: 17x17x1024 -> 8x8x1536."""
+class InceptionB(_FourBranches):
+    """17x17x1024 -> 17x17x1024 (Fig. 5, 7x1/1x7 order as in the implementations):
+    1x1 384 | 1x1 192, 1x7 224, 7x1 256 | 1x1 192, 7x1 192, 1x7 224, 7x1 224, 1x7 256 | avg pool, 1x1 128."""
 
-    def __init__(self, bn_momentum=0.997):
-        super().__init__(bn_momentum)
-        self.branches = nn.CellList([
-            _max_pool_valid(),
-            self.seq(self.conv(1024, 192, 1), self.conv(192, 192, 3, stride=2, pad_mode="valid")),
-            self.seq(self.conv(1024, 256, 1), self.conv(256, 256, (1, 7)), self.conv(256, 320, (7, 1)),
-                     self.conv(320, 320, 3, stride=2, pad_mode="valid")),
-        ])
+    def __init__(self, in_channels=1024, momentum=0.997):
+        super().__init__()
+        b = _Blocks(momentum)
+        self.branch_0 = b.conv(in_channels, 384, 1)
+        self.branch_1 = b.seq(b.conv(in_channels, 192, 1), b.conv(192, 224, (1, 7)), b.conv(224, 256, (7, 1)))
+        self.branch_2 = b.seq(b.conv(in_channels, 192, 1), b.conv(192, 192, (7, 1)), b.conv(192, 224, (1, 7)),
+                              b.conv(224, 224, (7, 1)), b.conv(224, 256, (1, 7)))
+        self.branch_3 = b.seq(b.avg_pool(), b.conv(in_channels, 128, 1))
+
+
+class _ThreeBranches(nn.Cell):
+    """Reduction-A and -B: concat(branch_0, branch_1, branch_2 = max pool)."""
+
+    def __init__(self):
+        super().__init__()
+        self.concat = ops.Concat(axis=1)
+
+    def construct(self, x):
+        return self.concat((self.branch_0(x), self.branch_1(x), self.branch_2(x)))
+
+
+class ReductionA(_ThreeBranches):
+    """35x35x384 -> 17x17x(n + m + 384): 3x3/2 n | 1x1 k, 3x3 l, 3x3/2 m | max pool (Fig. 7, Table 1)."""
+
+    def __init__(self, in_channels=384, k=192, l=224, m=256, n=384, momentum=0.997):
+        super().__init__()
+        b = _Blocks(momentum)
+        self.branch_0 = b.conv(in_channels, n, 3, stride=2, pad_mode="valid")
+        self.branch_1 = b.seq(b.conv(in_channels, k, 1), b.conv(k, l, 3),
+                              b.conv(l, m, 3, stride=2, pad_mode="valid"))
+        self.branch_2 = b.max_pool()
+
+
+class ReductionB(_ThreeBranches):
+    """17x17x1024 -> 8x8x1536: 1x1 192, 3x3/2 192 | 1x1 256, 1x7 256, 7x1 320, 3x3/2 320 | max pool (Fig. 8)."""
+
+    def __init__(self, in_channels=1024, momentum=0.997):
+        super().__init__()
+        b = _Blocks(momentum)
+        self.branch_0 = b.seq(b.conv(in_channels, 192, 1), b.conv(192, 192, 3, stride=2, pad_mode="valid"))
+        self.branch_1 = b.seq(b.conv(in_channels, 256, 1), b.conv(256, 256, (1, 7)), b.conv(256, 320, (7, 1)),
+                              b.conv(320, 320, 3, stride=2, pad_mode="valid"))
+        self.branch_2 = b.max_pool()
 
 
 class InceptionC(nn.Cell):
-    """Figure 6: 8x8x1536 -> 8x8x1536 (two branches split into 1x3 and 3x1)."""
+    """8x8x1536 -> 8x8x1536 (Fig. 6, 3x1/1x3 order as in the implementations):
+    1x1 256 | 1x1 384 -> [1x3 256, 3x1 256] | 1x1 384, 3x1 448, 1x3 512 -> [1x3 256, 3x1 256] | avg pool, 1x1 256."""
 
-    def __init__(self, bn_momentum=0.997):
+    def __init__(self, in_channels=1536, momentum=0.997):
         super().__init__()
-        conv = lambda *a, **k: Conv2dBnAct(*a, bn_momentum=bn_momentum, **k)  # noqa: E731
-        self.branch0 = nn.SequentialCell([_avg_pool_same(), conv(1536, 256, 1)])
-        self.branch1 = conv(1536, 256, 1)
-        self.branch2 = conv(1536, 384, 1)
-        self.branch2_1x3 = conv(384, 256, (1, 3))
-        self.branch2_3x1 = conv(384, 256, (3, 1))
-        self.branch3 = nn.SequentialCell([conv(1536, 384, 1), conv(384, 448, (1, 3)), conv(448, 512, (3, 1))])
-        self.branch3_1x3 = conv(512, 256, (1, 3))
-        self.branch3_3x1 = conv(512, 256, (3, 1))
+        b = _Blocks(momentum)
+        self.branch_0 = b.conv(in_channels, 256, 1)
+        self.branch_1 = b.conv(in_channels, 384, 1)
+        self.branch_1_1 = b.conv(384, 256, (1, 3))
+        self.branch_1_2 = b.conv(384, 256, (3, 1))
+        self.branch_2 = b.seq(b.conv(in_channels, 384, 1), b.conv(384, 448, (3, 1)), b.conv(448, 512, (1, 3)))
+        self.branch_2_1 = b.conv(512, 256, (1, 3))
+        self.branch_2_2 = b.conv(512, 256, (3, 1))
+        self.branch_3 = b.seq(b.avg_pool(), b.conv(in_channels, 256, 1))
         self.concat = ops.Concat(axis=1)
 
     def construct(self, x):
-        b2 = self.branch2(x)
-        b3 = self.branch3(x)
-        return self.concat((self.branch0(x), self.branch1(x),
-                            self.branch2_1x3(b2), self.branch2_3x1(b2),
-                            self.branch3_1x3(b3), self.branch3_3x1(b3)))
+        x1 = self.branch_1(x)
+        x2 = self.branch_2(x)
+        return self.concat((self.branch_0(x), self.branch_1_1(x1), self.branch_1_2(x1),
+                            self.branch_2_1(x2), self.branch_2_2(x2), self.branch_3(x)))
 
 
 class Inceptionv4(nn.Cell):
-    """Figure 9: Stem, 4 x A, Reduction-A, 7 x B, Reduction-B, 3 x C, average pool, dropout, dense.
-
-    The head is the model zoo's: BatchNorm1d(1536) before dropout, and BatchNorm1d + log-softmax
-    after the dense layer. Dropout keeps 80% of the activations (paper, Fig. 9) while training.
+    """Stem, 4 x A, Reduction-A, 7 x B, Reduction-B, 3 x C (`features`), then the original's head:
+    global average pool, `bn0` (BatchNorm1d, eps 1e-3), dropout, `softmax` (dense with zero-initialised bias,
+    BatchNorm1d with eps 1e-5, log-softmax). The network returns log-probabilities.
 
     Args:
         in_channels: input image channels.
@@ -179,41 +204,47 @@ class Inceptionv4(nn.Cell):
     def __init__(self, in_channels=3, classes=1000, k=192, l=224, m=256, n=384, is_train=True,
                  bn_momentum=0.997, head_bn_momentum=0.9, dropout_keep_prob=0.8):
         super().__init__()
-        self.stem = Stem(in_channels, bn_momentum)
-        self.inception_a = nn.SequentialCell([InceptionA(bn_momentum) for _ in range(4)])
-        self.reduction_a = ReductionA(k, l, m, n, bn_momentum)
-        self.inception_b = nn.SequentialCell([InceptionB(bn_momentum) for _ in range(7)])
-        self.reduction_b = ReductionB(bn_momentum)
-        self.inception_c = nn.SequentialCell([InceptionC(bn_momentum) for _ in range(3)])
-        self.mean = ops.ReduceMean(keep_dims=False)
-        self.bn0 = nn.BatchNorm1d(NUM_FEATURES, eps=1e-3, momentum=head_bn_momentum)
+        blocks = [Stem(in_channels, bn_momentum)]
+        blocks += [InceptionA(384, bn_momentum) for _ in range(4)]
+        blocks += [ReductionA(384, k, l, m, n, bn_momentum)]
+        blocks += [InceptionB(1024, bn_momentum) for _ in range(7)]
+        blocks += [ReductionB(1024, bn_momentum)]
+        blocks += [InceptionC(1536, bn_momentum) for _ in range(3)]
+        self.features = nn.SequentialCell(blocks)
+        self.avgpool = ops.ReduceMean(keep_dims=False)
+        self.softmax = nn.DenseBnAct(NUM_FEATURES, classes, weight_init=XavierUniform(), bias_init="zeros",
+                                     has_bias=True, has_bn=True, momentum=head_bn_momentum, eps=HEAD_BN_EPS,
+                                     activation="logsoftmax")
         self.dropout = nn.Dropout(p=1.0 - dropout_keep_prob)
-        self.classifier = nn.Dense(NUM_FEATURES, classes, weight_init=XavierUniform())
-        self.bn1 = nn.BatchNorm1d(classes, eps=1e-3, momentum=head_bn_momentum)
-        self.log_softmax = nn.LogSoftmax(axis=1)
+        self.bn0 = nn.BatchNorm1d(NUM_FEATURES, eps=BN0_EPS, momentum=head_bn_momentum)
+        self.backbone_frozen = False
+        """True (src.finetune.freeze_backbone): no gradient flows into `features`, so none is computed there."""
         self.set_train(is_train)
 
-    def features(self, x):
-        """The three stage outputs: 384x35x35, 1024x17x17 and 1536x8x8 at 299x299."""
-        x = self.inception_a(self.stem(x))
-        x = self.inception_b(self.reduction_a(x))
-        return self.inception_c(self.reduction_b(x))
+    def forward_features(self, x):
+        """The last stage's feature map: 1536x8x8 at 299x299."""
+        check_input_size(x.shape[2], x.shape[3])
+        x = self.features(x)
+        return ops.stop_gradient(x) if self.backbone_frozen else x
+
+    def forward_head(self, x):
+        """Feature map -> log-probabilities."""
+        x = self.bn0(self.avgpool(x, (2, 3)))
+        return self.softmax(self.dropout(x))
 
     def construct(self, x):
-        check_input_size(x.shape[2], x.shape[3])
-        x = self.mean(self.features(x), (2, 3))
-        x = self.dropout(self.bn0(x))
-        return self.log_softmax(self.bn1(self.classifier(x)))
+        return self.forward_head(self.forward_features(x))
 
 
 def check_input_size(height, width):
     """Raise ValueError unless the image is at least MIN_INPUT_SIZE on both sides."""
     if height < MIN_INPUT_SIZE or width < MIN_INPUT_SIZE:
         raise ValueError(f"Inception-v4 needs images of at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} pixels, "
-                         f"got {height}x{width}: set 'height' and 'width' to {MIN_INPUT_SIZE} or more.")
+                         f"got height {height} and width {width}: set 'height' and 'width' to "
+                         f"{MIN_INPUT_SIZE} or more.")
 
 
-def create_network(cfg, is_train=True):
-    """The network described by a Config (num_classes, bn_momentum, dropout_keep_prob)."""
-    return Inceptionv4(classes=cfg.num_classes, is_train=is_train, bn_momentum=cfg.bn_momentum,
+def create_network(cfg, is_train=True, num_classes=None):
+    """The network described by a Config (num_classes unless given, bn_momentum, dropout_keep_prob)."""
+    return Inceptionv4(classes=num_classes or cfg.num_classes, is_train=is_train, bn_momentum=cfg.bn_momentum,
                        dropout_keep_prob=cfg.dropout_keep_prob)

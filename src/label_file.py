@@ -1,19 +1,20 @@
 """Label files of the C++ inference app: one `<image-stem>:<class index>` line per image.
 
-Class indices are the positions of the class folders in sorted order, as eval.py numbers them
+Class indices are the positions of the class folders in the model's class names when given (as eval.py
+numbers them for a checkpoint that records them), else in the sorted class folders
 (src.data_files.list_image_folder).
 """
 import os
 
 from src.data_files import list_image_folder
 from src.errors import UserError
-from src.fileio import atomic_output
+from src.fileio import atomic_output, check_input_file
 
 
-def class_images(dataset_path):
+def class_images(dataset_path, class_names=None):
     """[(image stem, class index)] of an ImageNet-style folder `<dataset_path>/<class>/<image>`, in the
-    order eval.py reads it."""
-    folder = list_image_folder(dataset_path)
+    order eval.py reads it; indices by position in `class_names` when given."""
+    folder = list_image_folder(dataset_path, class_names=class_names)
     items, where = [], {}
     for path, label in zip(folder.files, folder.labels):
         stem = os.path.splitext(os.path.basename(path))[0]
@@ -25,9 +26,10 @@ def class_images(dataset_path):
     return items
 
 
-def write_label_file(dataset_path, label_file):
-    """Write the label file of `dataset_path`; return the number of images."""
-    items = class_images(dataset_path)
+def write_label_file(dataset_path, label_file, class_names=None):
+    """Write the label file of `dataset_path` (indices by position in `class_names` when given); return the
+    number of images."""
+    items = class_images(dataset_path, class_names)
     with atomic_output(label_file) as tmp:
         with open(tmp, "w", encoding="utf-8") as stream:
             stream.writelines(f"{stem}:{label}\n" for stem, label in items)
@@ -39,11 +41,11 @@ def read_label_file(label_file, num_classes):
     if not label_file:
         raise UserError("no label file given: pass --label_file (write one with "
                         "python -m src.tools.make_label_file --dataset_path <val folder> --label_file <file>).")
-    if not os.path.isfile(label_file):
-        raise UserError(f"label file '{label_file}' does not exist.")
+    check_input_file(label_file, "label file", "pass the file python -m src.tools.make_label_file wrote.")
     labels = {}
     with open(label_file, encoding="utf-8") as stream:
-        for number, line in enumerate(stream, 1):
+        lines = _text_lines(stream, label_file)
+        for number, line in enumerate(lines, 1):
             line = line.strip()
             if not line:
                 continue
@@ -60,3 +62,13 @@ def read_label_file(label_file, num_classes):
     if not labels:
         raise UserError(f"label file '{label_file}' is empty.")
     return labels
+
+
+def _text_lines(stream, path):
+    """The lines of a text file opened as UTF-8; UserError naming the file when it is not UTF-8 text."""
+    try:
+        return stream.read().splitlines()
+    except UnicodeDecodeError as err:
+        raise UserError(f"label file '{os.path.abspath(path)}' is not UTF-8 text (byte {err.start} cannot be "
+                        "decoded): pass the <image-stem>:<class index> file python -m src.tools.make_label_file "
+                        "wrote.") from None

@@ -8,9 +8,18 @@ the C++ inference app).
 
 An image counts as correct for k when its label is among the k highest scores (ties broken by the
 lower class index, as np.argsort(kind="stable") does). With fewer than k classes every image counts.
-Any monotonic score works: logits, probabilities or log-probabilities.
+Any monotonic score works: logits, probabilities or log-probabilities. Scores that are NaN or infinite have no
+ranking: they raise NonFiniteScores naming the rows, never count as an accuracy.
 """
 import numpy as np
+
+
+class NonFiniteScores(ValueError):
+    """Some rows of scores hold NaN or infinity; `rows` are their indices in the batch."""
+
+    def __init__(self, rows):
+        super().__init__(f"{len(rows)} image(s) have NaN or infinite scores")
+        self.rows = rows
 
 
 def topk_correct(logits, labels, ks=(1, 5)):
@@ -20,6 +29,9 @@ def topk_correct(logits, labels, ks=(1, 5)):
     if logits.ndim != 2 or logits.shape[0] != labels.shape[0]:
         raise ValueError(f"expected logits (batch, classes) and labels (batch,), got {logits.shape} "
                          f"and {labels.shape}")
+    bad = np.flatnonzero(~np.isfinite(logits).all(axis=1))
+    if bad.size:
+        raise NonFiniteScores(bad.tolist())
     if labels.size and (labels.min() < 0 or labels.max() >= logits.shape[1]):
         raise ValueError(f"label {labels.max() if labels.max() >= logits.shape[1] else labels.min()} is "
                          f"outside the model's {logits.shape[1]} classes")

@@ -1,11 +1,14 @@
 """Running an exported ONNX classifier with onnxruntime on the CPU or a CUDA GPU."""
+import json
 import os
 
 import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
+from src.checkpoint import METADATA_KEY
 from src.errors import UserError
+from src.model_utils.config import Config
 
 PROVIDERS = {"CPU": "CPUExecutionProvider", "GPU": "CUDAExecutionProvider"}
 _LOAD_ERRORS = (ort_errors.InvalidProtobuf, ort_errors.InvalidGraph, ort_errors.Fail, ort_errors.NotImplemented,
@@ -27,6 +30,29 @@ def _provider(device_target):
     return provider
 
 
+def record_onnx_metadata(path, metadata):
+    """Store `metadata` (JSON) in the ONNX file's metadata_props under METADATA_KEY, rewriting `path`."""
+    import onnx
+    model = onnx.load(path)
+    entry = next((prop for prop in model.metadata_props if prop.key == METADATA_KEY), None) or \
+        model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(metadata, ensure_ascii=False, sort_keys=True)
+    onnx.save(model, path)
+
+
+def _recorded_metadata(session, path):
+    """The metadata export.py records in the model's metadata_props (src.checkpoint.METADATA_KEY); {} if none."""
+    text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise UserError(f"'{path}' holds unreadable {METADATA_KEY} metadata: export it again with export.py.") \
+            from None
+    return value if isinstance(value, dict) else {}
+
+
 class OnnxClassifier:
     """An image classifier exported to ONNX: images (batch, 3, height, width) float32 -> scores
     (batch, classes).
@@ -39,7 +65,7 @@ class OnnxClassifier:
     def __init__(self, path, device_target):
         provider = _provider(device_target)
         if not os.path.isfile(path):
-            raise UserError(f"ONNX model '{path}' does not exist: export one with "
+            raise UserError(f"ONNX model '{os.path.abspath(path)}' does not exist: export one with "
                             "'python export.py --file_format ONNX' and pass its path with --file_name.")
         try:
             self.session = ort.InferenceSession(path, providers=[provider])
@@ -60,6 +86,7 @@ class OnnxClassifier:
         self.batch_size = shape[0] if isinstance(shape[0], int) else None
         self.height, self.width = shape[2], shape[3]
         self.num_classes = self.session.get_outputs()[0].shape[-1]
+        self.metadata = _recorded_metadata(self.session, path)
 
     def predict(self, images):
         """Scores (len(images), classes) for float32 `images` (n, 3, height, width)."""
@@ -75,3 +102,16 @@ class OnnxClassifier:
                 chunk = np.concatenate([chunk, padding])
             outputs.append(self.session.run(None, {self.input_name: chunk})[0][:real])
         return np.concatenate(outputs)
+
+
+def data_config(cfg, model, tool):
+    """`cfg` with batch_size, height and width set to `model`'s fixed input shape (a note names each
+    change), so that the data pipeline feeds the model what it was exported for."""
+    values = cfg.to_dict()
+    for key in ("batch_size", "height", "width"):
+        wanted = getattr(model, key)
+        if wanted is not None and values[key] != wanted:
+            print(f"{tool}: using {key} {wanted} of '{model.path}' instead of {values[key]} from the "
+                  "config", flush=True)
+            values[key] = wanted
+    return Config(values, [key for key in values if cfg.given(key)])

@@ -1,9 +1,40 @@
 """Shared test set-up: the CPU speed default applies to the test process as to every entry point."""
+import glob
+import os
+import re
+
 import pytest
 
 from src.context import apply_cpu_defaults
 
 apply_cpu_defaults("CPU")
+
+
+_NOT_OUTPUTS = (".venv/", ".pytest_cache/")
+
+
+def _checkout_outputs():
+    """Untracked and ignored paths of the checkout (folders collapsed), or None outside a git checkout."""
+    import subprocess
+    from src.model_utils.config import PROJECT_ROOT
+    run = subprocess.run(["git", "-C", PROJECT_ROOT, "status", "--porcelain", "--ignored"], capture_output=True,
+                         text=True, check=False)
+    if run.returncode:
+        return None
+    paths = {line[3:] for line in run.stdout.splitlines() if line[:2] in ("??", "!!")}
+    return {path for path in paths if not path.startswith(_NOT_OUTPUTS) and "__pycache__" not in path}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_stays_clean():
+    """No test, and no command a test runs, leaves files in the checkout (kernel caches, run folders, exports):
+    everything goes to temporary folders."""
+    before = _checkout_outputs()
+    yield
+    after = _checkout_outputs()
+    if before is not None and after is not None:
+        left = sorted(after - before)
+        assert not left, f"the tests left generated files in the checkout: {', '.join(left[:10])}"
 
 
 @pytest.fixture(scope="session")
@@ -12,6 +43,33 @@ def demo_data(tmp_path_factory):
     <folder>/cifar10/cifar-10-{batches,verify}-bin/*.bin and <folder>/imagenet/{train,val}/<class>/*.JPEG."""
     from src.tools.make_demo_data import make_demo_data
     return make_demo_data(str(tmp_path_factory.mktemp("demo_data")))
+
+
+DIGITS_EPOCHS = 8
+
+
+@pytest.fixture(scope="session")
+def digits_training(demo_data, tmp_path_factory):
+    """train.py with the quickstart's settings (8 epochs on the demo digits, CIFAR-10 format, 75x75, evaluated
+    every 2 epochs), run once per session: {"run": the completed process, "checkpoint": the last checkpoint}.
+    The quickstart's network, for the learning test and the INT8 test (whose target is set for that network:
+    after 3 or 5 epochs its top scores are too close for INT8 to keep top-1 within 1 point; README,
+    "Inference on the CPU")."""
+    import subprocess
+    import sys
+    from src.model_utils.config import PROJECT_ROOT
+    folder = tmp_path_factory.mktemp("digits_training")
+    data = os.path.join(demo_data, "cifar10")
+    run = subprocess.run(
+        [sys.executable, os.path.join(PROJECT_ROOT, "train.py"),
+         "--config_path", os.path.join(PROJECT_ROOT, "default_config_cpu.yaml"), "--ds_type", "cifar10",
+         "--num_classes", "10", "--dataset_path", data, "--eval_dataset_path", data, "--eval_interval", "2",
+         "--width", "75", "--height", "75", "--batch_size", "16", "--epoch_size", str(DIGITS_EPOCHS),
+         "--lr_init", "0.0002", "--lr_max", "0.002", "--lr_end", "0.00001", "--bn_momentum", "0.9",
+         "--augment", "False", "--keep_checkpoint_max", "1", "--ckpt_path", str(folder)],
+        capture_output=True, text=True, cwd=folder)
+    checkpoints = glob.glob(os.path.join(folder, "ckpt_0", f"inceptionv4-train-{DIGITS_EPOCHS}_*.ckpt"))
+    return {"run": run, "checkpoint": checkpoints[0] if checkpoints else None}
 
 
 def write_small_cifar(demo_data, folder, train_records, eval_records=0):
@@ -25,3 +83,90 @@ def write_small_cifar(demo_data, folder, train_records, eval_records=0):
             with open(f"{demo_data}/cifar10/{sub}/{name}", "rb") as stream:
                 (folder / sub / name).write_bytes(stream.read(records * CIFAR_RECORD_BYTES))
     return folder
+
+
+def run_entry_point(script, args, monkeypatch, capsys):
+    """Run an entry point as `python <script> <args>` inside this process (no start-up cost: for runs that end
+    before MindSpore compiles); return (exit code, stdout, stderr)."""
+    import runpy
+    import sys
+    from src.model_utils.config import PROJECT_ROOT
+    monkeypatch.setattr(sys, "argv", [script, *args])
+    try:
+        runpy.run_path(os.path.join(PROJECT_ROOT, script), run_name="__main__")
+        code = 0
+    except SystemExit as stopped:
+        code = stopped.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+PROJECT_ENTRIES = ("scripts", "src", "ascend310_infer", "train.py", "eval.py", "export.py", "eval_onnx.py",
+                   "postprocess.py", "default_config.yaml", "default_config_gpu.yaml", "default_config_cpu.yaml")
+
+
+@pytest.fixture
+def project_copy(tmp_path):
+    """A folder standing in for the project root (links to the checkout's scripts, code and configs), so a
+    launcher run from "the project root" writes its run folder here and not into the checkout."""
+    from src.model_utils.config import PROJECT_ROOT
+    root = tmp_path / "project"
+    root.mkdir()
+    for name in PROJECT_ENTRIES:
+        (root / name).symlink_to(os.path.join(PROJECT_ROOT, name))
+    return root
+
+
+def readme_example(after):
+    """The lines of the first fenced block of README.md that follows the line containing `after`."""
+    from src.model_utils.config import PROJECT_ROOT
+    with open(os.path.join(PROJECT_ROOT, "README.md"), encoding="utf-8") as stream:
+        text = stream.read()
+    block = re.search(r"```\w*\n(.*?)\n\s*```", text[text.index(after):], re.S).group(1)
+    return [line.strip() for line in block.splitlines() if line.strip()]
+
+
+def example_pattern(line):
+    """A regex matching README example `line` with any absolute paths, hexadecimal ids (8 or more digits) and
+    numbers in place of its own."""
+    kinds = [r"(?<![\w.])/[^\s',]+", r"\b[0-9a-f]{8,}\b", r"\d+(?:\.\d+)?"]
+    parts = re.split("(" + "|".join(kinds) + ")", line)
+    wildcards = [r"/[^\s',]+", r"[0-9a-f]+", r"[0-9.]+"]
+    return "^" + "".join(re.escape(part) if index % 2 == 0 else
+                         next(wild for kind, wild in zip(kinds, wildcards) if re.fullmatch(kind, part))
+                         for index, part in enumerate(parts)) + "$"
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(demo_data, tmp_path_factory):
+    """A 10-class network (75x75) after a few training steps on the demo train images, with the BatchNorm
+    statistics of one batch of its final weights (momentum 0), saved as a plain checkpoint: outputs far
+    from uniform, for tests that compare ways of running a model."""
+    import itertools
+
+    import mindspore as ms
+    from mindspore import nn
+
+    from src.dataset import create_dataset
+    from src.inceptionv4 import Inceptionv4
+    from src.model_utils.config import PROJECT_ROOT, get_config
+    cfg = get_config(["--config_path", os.path.join(PROJECT_ROOT, "default_config_cpu.yaml"), "--num_classes",
+                      "10", "--height", "75", "--width", "75", "--batch_size", "16", "--ds_type", "imagenet"])
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    ms.set_seed(0)
+    try:
+        net = Inceptionv4(classes=10, bn_momentum=0.0, head_bn_momentum=0.0)
+        loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
+        step = nn.TrainOneStepCell(nn.WithLossCell(net, loss), nn.Momentum(net.trainable_params(), 0.01, 0.9))
+        step.set_train(True)
+        train = create_dataset(cfg, os.path.join(demo_data, "imagenet", "train"), do_train=True)
+        batches = train.create_tuple_iterator(num_epochs=1)
+        for images, labels in itertools.islice(batches, 4):
+            step(images, labels)
+        net.set_train(True)
+        net(next(batches)[0])  # momentum 0: the moving statistics become this batch's, for the final weights
+        path = str(tmp_path_factory.mktemp("trained") / "trained_10_classes.ckpt")
+        ms.save_checkpoint(net, path)
+    finally:
+        ms.set_context(mode=ms.GRAPH_MODE)
+    return path

@@ -79,7 +79,7 @@ def test_config_path_selects_file():
 
 @pytest.mark.parametrize("argv,message", [
     (["--batch_sise", "3"], r"unknown config key 'batch_sise' on the command line\. Did you mean 'batch_size'\?"),
-    (["--batch_size", "abc"], r"'batch_size' on the command line must be of type int \(like 128\), got 'abc'"),
+    (["--batch_size", "abc"], r"'batch_size' on the command line must be of type int \(a whole number\), got 'abc'"),
     (["--batch_size", "1.5"], r"must be of type int"),
     (["--lr_max", "fast"], r"'lr_max' on the command line must be of type float"),
     (["--enable_modelarts", "maybe"], r"'enable_modelarts' .* must be of type bool"),

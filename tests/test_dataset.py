@@ -11,21 +11,23 @@ import pytest
 from PIL import Image
 
 from src.data_files import CIFAR_RECORD_BYTES, cifar_files, list_image_folder, read_cifar_file
-from src.dataset import (CIFAR_MEAN, CIFAR_STD, IMAGENET_MEAN, IMAGENET_STD, create_dataset,
-                         create_dataset_cifar10, create_dataset_imagenet, explain_pipeline_errors, worker_count)
+from src.dataset import (create_dataset, create_dataset_cifar10, create_dataset_imagenet, explain_pipeline_errors,
+                         worker_count)
 from src.errors import UserError
 from src.image_check import image_data_problem
-from src.model_utils.config import PROJECT_ROOT, get_config
+from src.model_utils.config import Config, PROJECT_ROOT, get_config
+from src.preprocessing import IMAGENET_MEAN, IMAGENET_STD
 from src.tools.check_dataset import main as check_dataset
 
 TRAIN_SIZE, VAL_SIZE = 1437, 360
-NORM = {"imagenet": (IMAGENET_MEAN, IMAGENET_STD), "cifar10": (CIFAR_MEAN, CIFAR_STD)}
+NORM = {"imagenet": (IMAGENET_MEAN, IMAGENET_STD), "cifar10": (IMAGENET_MEAN, IMAGENET_STD)}
+"""Both pipelines normalise with image_mean / image_std (the config's defaults: ImageNet's)."""
 
 
-def data_config(ds_type="imagenet", batch_size=8, size=75, num_classes=10, work_nums=2):
+def data_config(ds_type="imagenet", batch_size=8, size=75, num_classes=10, work_nums=2, *extra):
     return get_config(["--config_path", os.path.join(PROJECT_ROOT, "default_config_cpu.yaml"), "--ds_type", ds_type,
                        "--width", str(size), "--height", str(size), "--batch_size", str(batch_size),
-                       "--num_classes", str(num_classes), "--work_nums", str(work_nums)])
+                       "--num_classes", str(num_classes), "--work_nums", str(work_nums), *extra])
 
 
 def split_path(demo_data, ds_type, split):
@@ -93,6 +95,16 @@ def test_training_batches_are_normalised_nchw_float32_with_int32_labels(demo_dat
     assert images.max() - images.min() > 2
 
 
+@pytest.mark.parametrize("val_name", ["val", "validation_preprocess"])
+def test_an_imagenet_root_is_read_split_by_split(demo_data, tmp_path, val_name):
+    os.symlink(os.path.join(demo_data, "imagenet", "train"), tmp_path / "train")
+    os.symlink(os.path.join(demo_data, "imagenet", "val"), tmp_path / val_name)
+    cfg = data_config(batch_size=40)
+    assert create_dataset(cfg, str(tmp_path), True).get_dataset_size() == TRAIN_SIZE // 40
+    assert np.array_equal(labels_of(create_dataset(cfg, str(tmp_path), False)),
+                          list_image_folder(os.path.join(demo_data, "imagenet", "val")).labels)
+
+
 @pytest.mark.parametrize("ds_type", ["imagenet", "cifar10"])
 def test_evaluation_reads_every_held_out_image_once_in_a_fixed_order(demo_data, ds_type):
     path = split_path(demo_data, ds_type, "val")
@@ -110,29 +122,37 @@ def test_evaluation_reads_every_held_out_image_once_in_a_fixed_order(demo_data, 
         assert high[channel] - 0.5 < images[:, channel].max() <= high[channel] + 1e-4
 
 
-def test_imagenet_evaluation_resizes_the_shorter_side_crops_the_centre_and_keeps_rgb(tmp_path):
-    # 100 x 200 PNG (exact colours): red left of column 133, blue right of it. Resizing the shorter side to
-    # round(75 / 0.875) = 86 gives 86 x 172; the centre crop keeps columns 48..123, so the colour edge lands
-    # at crop column ~66 (squashing to 86 x 86 instead would put it at ~52).
+@pytest.mark.parametrize("crop_pct,red_end,blue_start", [("1.0", 60, 66), ("0.875", 62, 70)])
+def test_imagenet_evaluation_resizes_the_shorter_side_crops_the_centre_and_keeps_rgb(tmp_path, crop_pct, red_end,
+                                                                                      blue_start):
+    # 100 x 200 PNG (exact colours): red left of column 133, blue right of it. crop_pct 1.0 (the original's
+    # Resize(75) + CenterCrop(75)) gives 75 x 150 and keeps columns 37..111: the edge lands at crop column ~63.
+    # crop_pct 0.875 resizes the shorter side to round(75 / 0.875) = 86 (86 x 172) and keeps columns 48..122:
+    # the edge lands at ~66. Squashing to a square instead would put it at ~50.
     pixels = np.zeros((100, 200, 3), np.uint8)
     pixels[:, :133, 0] = 255
     pixels[:, 133:, 2] = 255
     for name in ("a", "b"):
         os.makedirs(tmp_path / name)
         Image.fromarray(pixels).save(tmp_path / name / "edge.png")
-    images, labels = batches(create_dataset_imagenet(str(tmp_path), False, data_config(batch_size=2)))[0]
+    cfg = data_config("imagenet", 2, 75, 10, 2, "--crop_pct", crop_pct)
+    images, labels = batches(create_dataset_imagenet(str(tmp_path), False, cfg))[0]
     assert list(labels) == [0, 1] and images.shape == (2, 3, 75, 75)
     mean, std = (np.asarray(v)[:, None, None] for v in NORM["imagenet"])
     red = (np.array([1.0, 0, 0])[:, None, None] - mean) / std
     blue = (np.array([0, 0, 1.0])[:, None, None] - mean) / std
-    assert np.allclose(images[0][:, :, :62], red, atol=1e-3)
-    assert np.allclose(images[0][:, :, 70:], blue, atol=1e-3)
+    assert np.allclose(images[0][:, :, :red_end], red, atol=1e-3)
+    assert np.allclose(images[0][:, :, blue_start:], blue, atol=1e-3)
+    assert not np.allclose(images[0][:, :, red_end:blue_start], red, atol=1e-3)
 
 
 def test_cifar_evaluation_images_are_the_records_pixels_normalised(tmp_path):
     data = cifar_records(np.arange(20) % 10, np.random.default_rng(0))
     write(str(tmp_path / "cifar-10-verify-bin" / "test_batch.bin"), data)
-    images, labels = batches(create_dataset_cifar10(str(tmp_path), False, data_config("cifar10", 20, size=32)))[0]
+    # 32x32 keeps the records' pixels unresized: the pipeline takes any size (the config refuses sizes below the
+    # network's 75x75 minimum, so the size is set on the checked config's values).
+    cfg = Config({**data_config("cifar10", 20).to_dict(), "height": 32, "width": 32})
+    images, labels = batches(create_dataset_cifar10(str(tmp_path), False, cfg))[0]
     records = np.frombuffer(data, np.uint8).reshape(20, CIFAR_RECORD_BYTES)
     mean, std = (np.asarray(v)[:, None, None] for v in NORM["cifar10"])
     expected = (records[:, 1:].reshape(20, 3, 32, 32) / 255.0 - mean) / std  # planes R, G, B -> channels 0, 1, 2
@@ -244,8 +264,20 @@ def test_default_configs_do_not_oversubscribe_this_machine():
 # Bad input: clear messages before anything is compiled
 # ---------------------------------------------------------------------------------------------------------
 
-def _imagenet_root(tmp_path, demo_data):
-    return os.path.join(demo_data, "imagenet")
+def _unknown_root(tmp_path, demo_data):
+    """A dataset root whose split folders have names other than train/, val/, validation_preprocess/."""
+    for split in ("training", "validation"):
+        os.makedirs(tmp_path / "imagenet" / split / "digit_0")
+    return str(tmp_path / "imagenet")
+
+
+def _root_with(*splits):
+    """An ImageNet root holding the given split folders, each with one class folder."""
+    def make(tmp_path, demo_data):
+        for split in splits:
+            os.makedirs(tmp_path / "root" / split / "digit_0")
+        return str(tmp_path / "root")
+    return make
 
 
 def _missing(tmp_path, demo_data):
@@ -332,9 +364,17 @@ BAD_INPUTS = {
     "missing folder": ("imagenet", True, _missing,
                        r"dataset path '.*nowhere' does not exist: expected a folder laid out"),
     "a file": ("imagenet", False, _a_file, r"dataset path '.*data\.bin' is a file, not a folder"),
-    "dataset root": ("imagenet", True, _imagenet_root,
-                     r"'.*imagenet' looks like a dataset root: its sub-folders \(train, val\) hold folders.*"
-                     r"e\.g\. '.*imagenet.train'"),
+    "dataset root": ("imagenet", True, _unknown_root,
+                     r"'.*imagenet' looks like a dataset root: its sub-folders \(training, validation\) hold folders.*"
+                     r"e\.g\. '.*imagenet.training'"),
+    "root without train/": ("imagenet", True, _root_with("val"),
+                            r"^ImageNet root '.*root' has no training folder \(looked for '.*root/train'\)"),
+    "root without a validation folder": ("imagenet", False, _root_with("train"),
+                                         r"^ImageNet root '.*root' has no validation folder \(looked for "
+                                         r"'.*root/val' or '.*root/validation_preprocess'\)"),
+    "root with two validation folders": ("imagenet", False, _root_with("train", "val", "validation_preprocess"),
+                                         r"^ImageNet root '.*root' holds both val/ and validation_preprocess/: pass "
+                                         r"the validation folder to use itself, e\.g\. '.*root/val'\.$"),
     "images without class folders": ("imagenet", True, _loose_images,
                                      r"has image files \(photo\.JPEG, \.\.\.\) directly inside it: expected "
                                      r"<folder>/<class name>/<image>\.JPEG"),

@@ -375,7 +375,7 @@ def test_msrun_job_with_a_failing_worker_exits_non_zero(tmp_path):
            f"{tmp_path}/msrun_log" in result.stderr
     # msrun stops the other worker as soon as one fails: at least one log names the problem.
     logs = [(tmp_path / "msrun_log" / f"worker_{rank}.log").read_text() for rank in range(2)]
-    assert any("error: config key 'batch_size' must be at least 1, got 0." in log for log in logs)
+    assert any("error: config key 'batch_size' on the command line is 0; it must be at least 1" in log for log in logs)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -451,8 +451,16 @@ def test_msrun_ranks_train_on_disjoint_halves_and_end_with_identical_weights(eve
     assert len(statistics) > 100 and len(shared) > 1000
     assert {"moment", "mean_square"} <= {name.split(".")[0] for name in shared}  # RMSProp's state
     for name in shared:
+        if isinstance(ckpts[0][name], str):  # the metadata entry: class names, preprocessing, position, run id
+            assert ckpts[0][name] == ckpts[1][name]
+            continue
         first, second = ckpts[0][name].asnumpy(), ckpts[1][name].asnumpy()
         assert first.dtype == second.dtype and np.array_equal(first, second), name
+    # Both ranks' folders and checkpoints name one run: rank 0's run id, shared by an AllReduce.
+    from src.checkpoint import checkpoint_metadata
+    run_ids = {checkpoint_metadata(ckpt)["training"]["run_id"] for ckpt in ckpts}
+    assert len(run_ids) == 1 and run_ids == {
+        json.loads((workdir / "ckpt" / f"ckpt_{rank}" / "train_run.json").read_text())["run_id"] for rank in range(2)}
     assert all(not np.array_equal(ckpts[0][name].asnumpy(), ckpts[1][name].asnumpy()) for name in statistics)
 
 
@@ -461,5 +469,5 @@ def test_msrun_is_save_on_master_saves_on_rank_0_only(tmp_path, small_cifar, com
     logs = train_with_msrun(tmp_path, small_cifar, compile_cache, True)
     assert all("train: finished 2 steps" in log for log in logs)
     assert os.listdir(tmp_path / "ckpt") == ["ckpt_0"]
-    assert os.listdir(tmp_path / "ckpt" / "ckpt_0") == [CKPT]
+    assert [name for name in os.listdir(tmp_path / "ckpt" / "ckpt_0") if name.endswith(".ckpt")] == [CKPT]
     assert "checkpoint: saved" in logs[0] and "checkpoint: saved" not in logs[1]

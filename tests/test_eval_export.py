@@ -14,6 +14,7 @@ import onnx
 import pytest
 from mindspore import nn
 
+from conftest import example_pattern, readme_example
 from src.data_files import CIFAR_RECORD_BYTES
 from src.dataset import create_dataset
 from src.inceptionv4 import create_network
@@ -82,8 +83,9 @@ def trained(tmp_path_factory, demo_data):
 @pytest.fixture(scope="module")
 def exported(trained):
     """{format: path} of the trained checkpoint exported by export.py to MINDIR and ONNX (run in parallel)."""
-    jobs = {fmt: _start(_python("export.py", *MODEL_ARGS, "--device_target", "CPU", "--file_format", fmt,
-                                "--ckpt_file", trained["ckpt"], "--file_name", str(trained["folder"] / "model")))
+    jobs = {fmt: _start(_python("export.py", *MODEL_ARGS, "--export_batch_size", str(BATCH), "--device_target", "CPU",
+                                "--file_format", fmt, "--ckpt_file", trained["ckpt"],
+                                "--file_name", str(trained["folder"] / "model")))
             for fmt in ("MINDIR", "ONNX")}
     paths = {}
     for fmt, job in jobs.items():
@@ -168,15 +170,20 @@ def test_launchers_evaluate_cifar10_and_write_their_logs(trained, exported, demo
     (cifar / "cifar-10-verify-bin").mkdir(parents=True)
     with open(os.path.join(demo_data, "cifar10", "cifar-10-verify-bin", "test_batch.bin"), "rb") as stream:
         (cifar / "cifar-10-verify-bin" / "test_batch.bin").write_bytes(stream.read(45 * CIFAR_RECORD_BYTES))
-    cifar = str(cifar)
-    eval_job = _start(["bash", os.path.join(PROJECT_ROOT, "scripts", "run_eval_cpu.sh"), cifar, trained["ckpt"],
-                       *MODEL_ARGS[2:], "--ds_type", "cifar10"], cwd=tmp_path)
-    onnx_job = _start(["bash", os.path.join(PROJECT_ROOT, "scripts", "run_onnx_eval.sh"), cifar, "cifar10", "CPU",
-                       "ONNX", exported["ONNX"]], cwd=tmp_path)
+    # Run from another folder with relative paths, also in --key value overrides (the launchers cd into eval/).
+    config = ["--config_path", os.path.relpath(CPU_CONFIG, tmp_path)]
+    eval_job = _start(["bash", os.path.join(PROJECT_ROOT, "scripts", "run_eval_cpu.sh"), "cifar10",
+                       os.path.relpath(trained["ckpt"], tmp_path), *config, *MODEL_ARGS[2:], "--ds_type", "cifar10"],
+                      cwd=tmp_path)
+    onnx_job = _start(["bash", os.path.join(PROJECT_ROOT, "scripts", "run_onnx_eval.sh"), "cifar10", "cifar10", "CPU",
+                       "ONNX", os.path.relpath(exported["ONNX"], tmp_path), *config], cwd=tmp_path)
     for job in (eval_job, onnx_job):
         code, _, err = _finish(job)
         assert code == 0, err
-    count, metrics = _eval_result((tmp_path / "eval" / "eval.log").read_text())
+    log = (tmp_path / "eval" / "eval.log").read_text()
+    for line, example in zip(log.strip().splitlines()[-2:], readme_example("lines of the log are")):
+        assert re.match(example_pattern(example), line), (line, example)
+    count, metrics = _eval_result(log)
     onnx_count, accuracy = _onnx_result((tmp_path / "eval_onnx" / "eval_onnx.log").read_text())
     assert count == onnx_count == 45
     assert set(accuracy) == {"accuracy"}
@@ -201,13 +208,14 @@ def _bad_checkpoint(kind, trained, tmp_path):
         path.write_text("not a checkpoint\n")
         return str(path), [], [str(path), "not a readable MindSpore checkpoint"]
     if kind == "other_num_classes":
-        return trained["ckpt"], ["--num_classes", "5"], ["classifier.weight", "(10, 1536)", "(5, 1536)", "num_classes"]
+        return trained["ckpt"], ["--num_classes", "5"], ["softmax.dense.weight", "(10, 1536)", "(5, 1536)",
+                                                         "num_classes"]
     params = ms.load_checkpoint(trained["ckpt"])
     kept = [{"name": name, "data": value} for name, value in params.items()
-            if name not in ("classifier.bias", "bn1.moving_mean")]
+            if name not in ("softmax.dense.bias", "softmax.batchnorm.moving_mean")]
     path = str(tmp_path / "partial.ckpt")
     ms.save_checkpoint(kept, path)
-    return path, [], [path, "lacks 2", "bn1.moving_mean", "classifier.bias"]
+    return path, [], [path, "lacks 2", "softmax.batchnorm.moving_mean", "softmax.dense.bias"]
 
 
 @pytest.mark.parametrize("kind", ["missing", "not_a_checkpoint", "other_num_classes", "missing_params"])

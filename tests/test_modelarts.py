@@ -222,7 +222,9 @@ def test_waiting_device_times_out_with_a_clear_message(tmp_path, monkeypatch, st
 
 
 def test_bad_timeout_is_a_user_error(tmp_path, stub_moxing):
-    with pytest.raises(UserError, match="'modelarts_sync_timeout' must be a positive number of seconds, got 0.0"):
+    # the config layer's range table refuses it before any copy starts
+    with pytest.raises(UserError, match=r"'modelarts_sync_timeout' on the command line is 0.0; it must be greater "
+                                        r"than 0 \(seconds\)"):
         moxing_wrapper()(print)(get_config(_args(tmp_path, _obs(tmp_path), modelarts_sync_timeout=0)))
 
 
@@ -335,3 +337,28 @@ def test_missing_zip_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match=r"dataset zip '.*data/ImageNet_Original.zip' does not exist: upload "
                                         r"ImageNet_Original.zip to data_url"):
         modelarts_pre_process(_unzip_config(tmp_path))
+
+
+def test_pretrained_checkpoint_comes_from_checkpoint_url(tmp_path, stub_moxing):
+    """checkpoint_url is copied to load_path before the job runs, so `pretrained` (like `resume`) names a file
+    under load_path; the real loader then reads it."""
+    import mindspore as ms
+    from src.finetune import load_pretrained
+    from src.inceptionv4 import Inceptionv4
+    obs = _obs(tmp_path)
+    source = Inceptionv4(classes=1000)
+    ms.save_checkpoint(source, str(obs / "ckpt" / "model.ckpt"))
+    cfg = get_config(_args(tmp_path, obs, need_modelarts_dataset_unzip="False", num_classes=10,
+                           pretrained=tmp_path / "cache" / "ckpt" / "model.ckpt"))
+    lines = []
+
+    @moxing_wrapper()
+    def run(cfg):
+        net = Inceptionv4(classes=10)
+        load_pretrained(cfg, net, printer=lambda *a, **k: lines.append(a[0]))
+        return net
+
+    net = run(cfg)
+    assert lines[0].startswith(f"pretrained: kept 749 parameters of '{cfg.pretrained}'")
+    conv = "features.0.conv2d_1a_3x3.conv.conv.weight"
+    assert (net.parameters_dict()[conv].asnumpy() == source.parameters_dict()[conv].asnumpy()).all()

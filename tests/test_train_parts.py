@@ -41,9 +41,10 @@ def test_weight_decay_only_on_conv_and_dense_weights():
     names = {p.name for p in decayed["params"]}
     assert decayed["weight_decay"] == 4e-5 and other["weight_decay"] == 0.0
     assert len(names) == 149 + 1  # every conv weight and the dense weight
-    assert "classifier.weight" in names and "stem.conv1.conv.weight" in names
+    assert "softmax.dense.weight" in names and "features.0.conv2d_1a_3x3.conv.conv.weight" in names
     assert not any(name.endswith(("gamma", "beta", "bias")) for name in names)
-    assert {p.name for p in other["params"]} >= {"classifier.bias", "bn0.gamma", "stem.conv1.bn.beta"}
+    assert {p.name for p in other["params"]} >= {"softmax.dense.bias", "bn0.gamma",
+                                                 "features.0.conv2d_1a_3x3.conv.batchnorm.beta"}
     assert len(decayed["params"]) + len(other["params"]) == len(order["order_params"])
 
 

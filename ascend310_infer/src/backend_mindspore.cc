@@ -1,6 +1,7 @@
 /** Ascend backend: the exported MINDIR model run by MindSpore's C++ inference API (Ascend 310/310P).
- *  Compiled only when CMake finds MindSpore's headers and libmindspore.so. */
+ *  Compiled only when CMake finds MindSpore's C++ API headers and a library implementing them (MINDSPORE_LIBRARY). */
 #include <cstring>
+#include <regex>
 
 #include "include/api/context.h"
 #include "include/api/model.h"
@@ -36,6 +37,23 @@ float HalfToFloat(uint16_t half) {
   return value;
 }
 
+/** The first line of a MindSpore message (the rest is its C++ call stack). */
+std::string FirstLine(const std::string &message) { return message.substr(0, message.find('\n')); }
+
+/** One line for a failure to load `model_path`: MindSpore's MindIR version error names both versions. */
+AppError LoadError(const std::string &model_path, const std::string &message) {
+  std::smatch match;
+  static const std::regex kVersion("maximum mind ir version: *(\\d+).*mind ir version: *(\\d+)");
+  if (std::regex_search(message, match, kVersion)) {
+    return AppError("the MINDIR model '" + model_path + "' has MindIR version " + match[2].str() +
+                    ", but the MindSpore library this app was built with (" MINDSPORE_LIBRARY ") reads MindIR versions "
+                    "up to " + match[1].str() + ": rebuild the app (MINDSPORE_PATH=... bash build.sh) with the MindSpore "
+                    "release that exported the model, or run its ONNX export with --device_type=CPU.");
+  }
+  return AppError("MindSpore cannot load the MINDIR model '" + model_path + "': " + FirstLine(message) +
+                  " (export it with export.py --file_format MINDIR).");
+}
+
 class MindSporeBackend : public Backend {
  public:
   MindSporeBackend(const std::string &model_path, int device_id) {
@@ -44,15 +62,21 @@ class MindSporeBackend : public Backend {
     ascend->SetDeviceID(static_cast<uint32_t>(device_id));
     context->MutableDeviceInfo().push_back(ascend);
     mindspore::Graph graph;
-    mindspore::Status status = mindspore::Serialization::Load(model_path, mindspore::ModelType::kMindIR, &graph);
-    if (status != mindspore::kSuccess) {
-      throw AppError("MindSpore cannot load the MINDIR model '" + model_path + "': " + status.ToString() +
-                     " (export it with export.py --file_format MINDIR).");
+    mindspore::Status status;
+    try {  // MindSpore reports some load errors as a Status, others (e.g. the MindIR version) as an exception
+      status = mindspore::Serialization::Load(model_path, mindspore::ModelType::kMindIR, &graph);
+    } catch (const std::exception &err) {
+      throw LoadError(model_path, err.what());
     }
-    status = model_.Build(mindspore::GraphCell(graph), context);
+    if (status != mindspore::kSuccess) throw LoadError(model_path, status.ToString());
+    try {
+      status = model_.Build(mindspore::GraphCell(graph), context);
+    } catch (const std::exception &err) {
+      status = mindspore::Status(mindspore::kMEFailed, FirstLine(err.what()));
+    }
     if (status != mindspore::kSuccess) {
       throw AppError("MindSpore cannot build '" + model_path + "' on Ascend device " + std::to_string(device_id) +
-                     ": " + status.ToString());
+                     ": " + FirstLine(status.ToString()));
     }
     std::vector<mindspore::MSTensor> inputs = model_.GetInputs();
     if (inputs.size() != 1 || inputs[0].DataType() != mindspore::DataType::kNumberTypeFloat32) {

@@ -7,7 +7,7 @@
 
 #include "app_error.h"
 #include "backend.h"
-#include "onnx_input_shape.h"
+#include "model_file.h"
 
 namespace {
 
@@ -63,6 +63,11 @@ class OpenCvBackend : public Backend {
 std::unique_ptr<Backend> CreateOpenCvBackend(const std::string &model_path) {
   std::vector<int64_t> shape = OnnxInputShape(model_path);
   if (!shape.empty() && shape[0] < 0) shape[0] = 1;  // dynamic batch: one image at a time
+  if (OnnxIsQuantized(model_path)) {  // OpenCV 4.6 refuses QDQ models and computes QOperator ones wrongly
+    throw AppError("'" + model_path + "' is an INT8 (quantized) ONNX model, which OpenCV's DNN module cannot run: "
+                   "run it with onnxruntime (python eval_onnx.py --file_name " + model_path + ", or predict.py), "
+                   "or give this app the float32 model from export.py.");
+  }
   cv::dnn::Net net;
   try {
     net = cv::dnn::readNetFromONNX(model_path);

@@ -38,8 +38,8 @@ void Warn(const fs::path &path, const std::string &why) {
 std::vector<ImageFile> ListImages(const std::string &dataset_path) {
   std::error_code err;
   if (!fs::is_directory(dataset_path, err)) {
-    throw AppError("dataset folder '" + dataset_path + "' does not exist or is not a folder: pass --dataset_path "
-                   "with a folder of images (or of class folders of images).");
+    throw AppError("dataset folder '" + fs::absolute(dataset_path).string() + "' does not exist or is not a folder: "
+                   "pass --dataset_path with a folder of images (or of class folders of images).");
   }
   std::vector<fs::path> files;
   for (const fs::path &entry : SortedEntries(dataset_path)) {

@@ -1,5 +1,6 @@
 """Configuration: a YAML file of three documents (values, help text, allowed choices) plus
-command-line overrides, checked against the reference schema in `default_config.yaml`.
+command-line overrides, checked against the reference schema in `default_config.yaml` and the value ranges of
+`config_ranges.py`.
 
     from src.model_utils.config import config      # parses sys.argv once, exits 2 on bad input
     cfg = get_config(["--batch_size", "32"])        # raises UserError on bad input
@@ -12,28 +13,36 @@ import sys
 import yaml
 
 from src.errors import USAGE_EXIT_CODE, UserError
+from src.fileio import check_input_file
+from src.model_utils.config_ranges import check_range
+from src.model_utils.original_keys import ALIAS, UNUSED_KEYS, normalize_file_values, resolve_platform
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCHEMA_PATH = os.path.join(PROJECT_ROOT, "default_config.yaml")
 DEFAULT_CONFIG_PATH = SCHEMA_PATH
-ALIASES = {"platform": "device_target"}
-"""Old key names still accepted: the original used both `platform` and `device_target` for one thing."""
 
 _TRUE = {"true", "yes", "on", "1"}
+_TYPE_WORDS = {bool: "True or False", int: "a whole number", float: "a number", list: "a list such as [1, 2]",
+               str: "text"}
 _FALSE = {"false", "no", "off", "0"}
 
 
 class Config:
     """Read-only view of the configuration values as attributes (`cfg.batch_size`)."""
 
-    def __init__(self, values):
+    def __init__(self, values, given=()):
         self.__dict__.update(values)
+        self.__dict__["_given"] = frozenset(given)
+
+    def given(self, key):
+        """True when `key` was set on the command line (an explicit choice, not the YAML file's value)."""
+        return key in self._given
 
     def to_dict(self):
-        return dict(self.__dict__)
+        return {key: value for key, value in self.__dict__.items() if key != "_given"}
 
     def __repr__(self):
-        return "\n".join(f"{key}: {value!r}" for key, value in sorted(self.__dict__.items()))
+        return "\n".join(f"{key}: {value!r}" for key, value in sorted(self.to_dict().items()))
 
 
 class Schema:
@@ -50,7 +59,7 @@ class Schema:
         return cls(defaults, helps, choices)
 
     def unknown_key_message(self, key, where):
-        close = difflib.get_close_matches(key, list(self.defaults) + list(ALIASES), n=1)
+        close = difflib.get_close_matches(key, list(self.defaults) + [ALIAS[0]], n=1)
         hint = f" Did you mean '{close[0]}'?" if close else " Run with --help to list the keys."
         return f"unknown config key '{key}' {where}.{hint}"
 
@@ -61,14 +70,14 @@ class Schema:
         if allowed and value not in allowed:
             raise UserError(f"config key '{key}' {where} is {value!r}; allowed values: "
                             f"{', '.join(map(str, allowed))}.")
+        check_range(key, value, where)
         return value
 
 
 def read_yaml(path):
     """Read a config file: (values, help, choices); the last two may be absent."""
-    if not os.path.isfile(path):
-        raise UserError(f"config file '{path}' does not exist: pass --config_path with an existing YAML "
-                        f"file, e.g. one of the default_config*.yaml files in {PROJECT_ROOT}.")
+    check_input_file(path, "config file", "pass --config_path with an existing YAML file, e.g. one of the "
+                     f"default_config*.yaml files in {PROJECT_ROOT}.")
     try:
         with open(path, encoding="utf-8") as stream:
             docs = [doc for doc in yaml.safe_load_all(stream)]
@@ -115,7 +124,7 @@ def _coerce(key, value, default, where):
     except ValueError:
         pass
     raise UserError(f"config key '{key}' {where} must be of type {expected.__name__} "
-                    f"(like {default!r}), got {value!r}.")
+                    f"({_TYPE_WORDS[expected]}), got {value!r}.")
 
 
 def _parser(schema, description):
@@ -124,8 +133,9 @@ def _parser(schema, description):
     for key, default in schema.defaults.items():
         parser.add_argument(f"--{key}", dest=key, default=argparse.SUPPRESS, metavar=type(default).__name__.upper(),
                             help=f"{schema.helps.get(key, '')} (default from the YAML file)")
-    for alias, key in ALIASES.items():
-        parser.add_argument(f"--{alias}", dest=key, default=argparse.SUPPRESS, help=f"same as --{key}")
+    parser.add_argument(f"--{ALIAS[0]}", default=argparse.SUPPRESS, help=f"the original's name of --{ALIAS[1]}")
+    for key, reason in UNUSED_KEYS.items():
+        parser.add_argument(f"--{key}", default=argparse.SUPPRESS, help=f"the original's key, not used: {reason}")
     return parser
 
 
@@ -141,14 +151,15 @@ def get_config(argv=None, description="Inception-v4"):
         raise UserError(f"unexpected command-line argument '{item}': every setting is given as --key value.")
     overrides = vars(args)
     path = overrides.pop("config_path")
+    target = resolve_platform(overrides.pop(ALIAS[0], None), overrides.pop(ALIAS[1], None), "the command line")
+    if target is not None:
+        overrides[ALIAS[1]] = target
+    for key in UNUSED_KEYS:
+        overrides.pop(key, None)
 
     values, _, _ = read_yaml(path)
+    values = normalize_file_values(values, schema.defaults, path)
     where_file = f"in '{path}'"
-    for alias, key in ALIASES.items():
-        if alias in values:
-            if key in values:
-                raise UserError(f"config file '{path}' sets both '{alias}' and '{key}': keep only '{key}'.")
-            values[key] = values.pop(alias)
     for key in values:
         if key not in schema.defaults:
             raise UserError(schema.unknown_key_message(key, where_file))
@@ -160,7 +171,7 @@ def get_config(argv=None, description="Inception-v4"):
     for key, value in overrides.items():
         final[key] = schema.check(key, value, "on the command line")
     final["config_path"] = path
-    return Config(final)
+    return Config(final, given=overrides)
 
 
 def __getattr__(name):

@@ -59,8 +59,8 @@ def _read_server(entry, index, path):
 def load_rank_table(path):
     """The servers of the rank table at `path`, checked: every rank id 0..N-1 exactly once."""
     if not os.path.isfile(path):
-        raise UserError(f"rank table '{path}' does not exist: pass the HCCL JSON file describing this "
-                        "machine's devices (generate one with hccl_tools.py).")
+        raise UserError(f"rank table '{os.path.abspath(path)}' does not exist: pass the HCCL JSON file describing "
+                        "this machine's devices (generate one with hccl_tools.py).")
     try:
         with open(path, encoding="utf-8") as stream:
             table = json.load(stream)

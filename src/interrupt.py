@@ -1,0 +1,144 @@
+"""Clean stops on Ctrl-C (SIGINT) and SIGTERM.
+
+    if __name__ == "__main__":        # first lines of an entry point, before any import that starts a thread
+        from src.interrupt import catch_signals
+        catch_signals()
+
+A signal is recorded, never acted on inside a checkpoint save (`critical()`). Inside `safe_points()` (training,
+evaluation) the first signal stops the run at the next safe point, where a callback calls `check()`; a second
+signal stops at once. Elsewhere a signal stops at once. Stopping raises `Interrupted`; `report_interruptions`
+turns it into one line on stderr and exit status 128 + signal number (130 for SIGINT, 143 for SIGTERM). A
+deferred signal is acknowledged at once on stdout.
+
+MindSpore's runtime replaces the SIGINT handler with one that sends SIGTERM to the process itself, so a Ctrl-C
+arrives as a SIGTERM. To tell the two apart, SIGTERM is blocked in every thread and taken by a watcher thread
+with sigwaitinfo, which sees the sender: the process itself means Ctrl-C. Threads inherit the blocked signal
+only if they start after `catch_signals()`; called later (another thread already running, e.g. an entry point
+run inside a test process) it changes nothing and the default handling stays.
+"""
+import _thread
+import contextlib
+import functools
+import os
+import signal
+import sys
+import threading
+
+NAMES = {signal.SIGINT: "SIGINT (Ctrl-C)", signal.SIGTERM: "SIGTERM"}
+
+
+class Interrupted(BaseException):
+    """A stop requested by a signal (a BaseException, so that no `except Exception` swallows it)."""
+
+    def __init__(self, signum, detail=""):
+        super().__init__(signum)
+        self.signum = signum
+        self.detail = detail
+
+    @property
+    def exit_code(self):
+        return 128 + self.signum
+
+
+class _State:
+    active = False
+    pending = None      # the first signal received
+    count = 0
+    safe_points = 0     # depth of safe_points() blocks
+    critical = 0        # depth of critical() blocks
+
+
+def _note(text):
+    """A progress line on stdout, written past Python's buffer (safe inside a signal handler)."""
+    os.write(1, f"{os.path.basename(sys.argv[0])}: {text}\n".encode())
+
+
+def _on_signal(signum, _frame):
+    _State.count += 1
+    if _State.pending is None:
+        _State.pending = signum
+    if _State.critical:
+        _note(f"{NAMES[signum]} received: stopping once the file being written is complete")
+    elif _State.safe_points and _State.count == 1:
+        _note(f"{NAMES[signum]} received: stopping at the next safe point, after the current step (send it again "
+              "to stop at once)")
+    else:
+        raise Interrupted(_State.pending)
+
+
+def _watch_sigterm():
+    """Receive every SIGTERM; one the process sent itself is MindSpore's translation of a SIGINT."""
+    while True:
+        info = signal.sigwaitinfo({signal.SIGTERM})
+        _thread.interrupt_main(signal.SIGINT if info.si_pid == os.getpid() else signal.SIGTERM)
+
+
+def _release_in_child():
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    for signum in NAMES:
+        signal.signal(signum, signal.SIG_DFL)
+
+
+def catch_signals():
+    """Take over SIGINT and SIGTERM for this process if no other thread runs yet; return whether it did."""
+    if _State.active:
+        return True
+    if threading.active_count() > 1 or len(os.listdir(f"/proc/{os.getpid()}/task")) > 1:
+        return False
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    os.register_at_fork(after_in_child=_release_in_child)
+    for signum in NAMES:
+        signal.signal(signum, _on_signal)
+    threading.Thread(target=_watch_sigterm, name="sigterm-watcher", daemon=True).start()
+    _State.active = True
+    return True
+
+
+def pending():
+    """The signal number of a requested stop, or None."""
+    return _State.pending
+
+
+def check():
+    """At a safe point: raise Interrupted if a stop was requested."""
+    if _State.pending is not None:
+        raise Interrupted(_State.pending)
+
+
+@contextlib.contextmanager
+def safe_points():
+    """Within the block the first signal waits for the next `check()`."""
+    _State.safe_points += 1
+    try:
+        yield
+    finally:
+        _State.safe_points -= 1
+
+
+@contextlib.contextmanager
+def critical():
+    """Within the block (a file being written) every signal waits; a repeated one stops right after it."""
+    _State.critical += 1
+    try:
+        yield
+    finally:
+        _State.critical -= 1
+    if not _State.critical and _State.pending is not None and (_State.count > 1 or not _State.safe_points):
+        raise Interrupted(_State.pending)
+
+
+def report_interruptions(main):
+    """Decorate an entry point: Interrupted prints '<program>: stopped by <signal>[: detail]' on stderr and
+    exits with 128 + the signal number."""
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except Interrupted as stop:
+            detail = f". {stop.detail}" if stop.detail else ""
+            print(f"{os.path.basename(sys.argv[0])}: stopped by {NAMES[stop.signum]}{detail}", file=sys.stderr,
+                  flush=True)
+            sys.exit(stop.exit_code)
+
+    return wrapper

@@ -1,0 +1,115 @@
+"""The evaluation/inference preprocessing: normalisation, resize interpolation and centre-crop fraction.
+
+One definition for eval.py, the evaluation callback, eval_onnx.py, predict.py and the ONNX quantizer's
+calibration (all through src.dataset), recorded with the weights (checkpoint and exported-model metadata)
+so that each set of weights is fed what it was trained with:
+
+    prep = resolve_preprocessing(cfg, checkpoint_metadata(params))   # recorded settings, CLI overrides win
+    print(prep.describe(cfg.height, cfg.width))
+"""
+import dataclasses
+import math
+
+import mindspore.dataset.vision as V
+
+from src.errors import UserError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+INTERPOLATIONS = {"bilinear": V.Inter.LINEAR, "bicubic": V.Inter.CUBIC}
+KEYS = ("image_mean", "image_std", "interpolation", "crop_pct")
+"""Config keys (and metadata fields) of the preprocessing."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessing:
+    """Per-channel mean and std on 0-1 pixels (RGB), resize interpolation, and crop_pct: the shorter side is
+    resized to size / crop_pct, then the centre (height, width) is cropped."""
+    image_mean: tuple = IMAGENET_MEAN
+    image_std: tuple = IMAGENET_STD
+    interpolation: str = "bilinear"
+    crop_pct: float = 1.0
+
+    @classmethod
+    def from_values(cls, values, where):
+        """Checked Preprocessing from a mapping holding KEYS; UserError naming `where` and the key."""
+        mean, std = values["image_mean"], values["image_std"]
+        for key, triple in (("image_mean", mean), ("image_std", std)):
+            if not isinstance(triple, (list, tuple)) or len(triple) != 3 or \
+                    not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                            for v in triple):
+                raise UserError(f"'{key}' {where} must be three numbers (R, G, B on 0-1 pixels), got {triple!r}.")
+        if not all(0.0 <= v <= 1.0 for v in mean):
+            raise UserError(f"'image_mean' {where} must be three numbers in [0, 1] (on 0-1 pixels), got {list(mean)!r}.")
+        if not all(0.0 < v <= 1.0 for v in std):
+            raise UserError(f"'image_std' {where} must be three numbers in (0, 1] (on 0-1 pixels), got {list(std)!r}.")
+        if values["interpolation"] not in INTERPOLATIONS:
+            raise UserError(f"'interpolation' {where} is {values['interpolation']!r}; allowed values: "
+                            f"{', '.join(INTERPOLATIONS)}.")
+        crop = values["crop_pct"]
+        if isinstance(crop, bool) or not isinstance(crop, (int, float)) or not 0.0 < crop <= 1.0:
+            raise UserError(f"'crop_pct' {where} must lie in (0, 1], got {crop!r}.")
+        return cls(tuple(float(v) for v in mean), tuple(float(v) for v in std), values["interpolation"],
+                   float(crop))
+
+    def to_dict(self):
+        return {"image_mean": list(self.image_mean), "image_std": list(self.image_std),
+                "interpolation": self.interpolation, "crop_pct": self.crop_pct}
+
+    def resize_size(self, height, width):
+        """Length the shorter image side is resized to before the centre crop."""
+        return int(round(max(height, width) / self.crop_pct))
+
+    def describe(self, height, width, crop=True):
+        """One line saying what the images go through (crop=False: CIFAR-10 records, resized without a crop)."""
+        numbers = lambda values: " ".join(f"{v:g}" for v in values)  # noqa: E731
+        shape = (f"{self.interpolation} resize to {self.resize_size(height, width)}, centre crop "
+                 f"{height}x{width}" if crop else f"{self.interpolation} resize to {height}x{width}")
+        return f"preprocessing: {shape}, mean {numbers(self.image_mean)}, std {numbers(self.image_std)}"
+
+    def normalize_op(self):
+        """(x / 255 - mean) / std in one op, on HWC uint8 or float images."""
+        return V.Normalize([m * 255 for m in self.image_mean], [s * 255 for s in self.image_std])
+
+    def eval_ops(self, height, width):
+        """Decoded HWC RGB image -> normalised CHW float32 image of (height, width)."""
+        return [V.Resize(self.resize_size(height, width), INTERPOLATIONS[self.interpolation]),
+                V.CenterCrop((height, width)), self.normalize_op(), V.HWC2CHW()]
+
+
+SOURCES = {
+    "original": Preprocessing(),
+    "mindcv": Preprocessing(crop_pct=0.875),
+    "timm": Preprocessing((0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bicubic", 0.875),
+}
+"""What each source's weights were trained and evaluated with (read from each project's code and configs)."""
+
+
+def config_preprocessing(cfg):
+    """The preprocessing the config's keys describe."""
+    return Preprocessing.from_values({key: getattr(cfg, key) for key in KEYS}, "in the configuration")
+
+
+def resolve_preprocessing(cfg, metadata, source="the weights", printer=print):
+    """The preprocessing recorded in `metadata` (a checkpoint's or exported model's), with the config's values
+    for keys set explicitly on the command line; without a record, the config's (the original's by default).
+    An explicit value that differs from the record is announced in one line."""
+    recorded = metadata.get("preprocessing")
+    if not isinstance(recorded, dict) or any(key not in recorded for key in KEYS):
+        return config_preprocessing(cfg)
+    values = Preprocessing.from_values(recorded, f"recorded in {source}").to_dict()
+    for key in KEYS:
+        wanted = getattr(cfg, key)
+        if cfg.given(key) and _differs(wanted, values[key]):
+            printer(f"preprocessing: --{key} {wanted} differs from {values[key]}, which {source} were trained "
+                    "with", flush=True)
+            values[key] = wanted
+    return Preprocessing.from_values(values, "on the command line")
+
+
+def _differs(a, b):
+    if isinstance(a, (list, tuple)):
+        return len(a) != len(b) or any(_differs(x, y) for x, y in zip(a, b))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a != b

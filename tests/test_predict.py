@@ -1,0 +1,131 @@
+"""predict.py on the demo JPEGs: class names, CSV equal to what it prints, agreement with eval.py's pipeline
+and with the ONNX export, skipped files, and every bad input."""
+import csv
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import mindspore as ms
+import numpy as np
+import pytest
+
+from src.dataset import create_dataset
+from src.inference import load_network
+from src.model_utils.config import PROJECT_ROOT, get_config
+
+CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
+SHAPE = ["--config_path", CPU_CONFIG, "--height", "75", "--width", "75"]
+LINE = re.compile(r"^(?P<image>\S+): (?P<top>.+)$")
+ENTRY = re.compile(r"(\d+)\. (.+?) \((\d+)\) ([0-9.]+)")
+
+
+def predict(*args, cwd=None):
+    return subprocess.run([sys.executable, os.path.join(PROJECT_ROOT, "predict.py"), *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd or PROJECT_ROOT)
+
+
+def printed_rows(stdout):
+    """[(image, rank, index, name, probability text)] from predict.py's per-image lines."""
+    rows = []
+    for line in stdout.splitlines():
+        match = LINE.match(line)
+        if match and ENTRY.search(match.group("top")):
+            for rank, name, index, prob in ENTRY.findall(match.group("top")):
+                rows.append((match.group("image"), rank, index, name, prob))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def images(demo_data, tmp_path_factory):
+    """Two held-out demo images of every class (class folders kept), a text file and a damaged JPEG."""
+    folder = tmp_path_factory.mktemp("predict_images")
+    source = os.path.join(demo_data, "imagenet", "val")
+    for name in sorted(os.listdir(source)):
+        os.makedirs(folder / name)
+        for image in sorted(os.listdir(os.path.join(source, name)))[:2]:
+            shutil.copy(os.path.join(source, name, image), folder / name)
+    return folder
+
+
+def test_predictions_names_csv_and_eval_pipeline_agree(trained_checkpoint, images, demo_data, tmp_path):
+    junk = tmp_path / "with_junk"
+    shutil.copytree(images, junk)
+    (junk / "notes.txt").write_text("not an image\n")
+    good = sorted(os.listdir(junk / "digit_0"))[0]
+    (junk / "digit_0" / "broken.JPEG").write_bytes((junk / "digit_0" / good).read_bytes()[:300])
+    out = tmp_path / "preds.csv"
+    run = predict(*SHAPE, "--ckpt_file", trained_checkpoint, "--image", junk, "--topk", "3", "--batch_size", "8",
+                  "--class_names", os.path.join(demo_data, "imagenet", "val"), "--output", out)
+    assert run.returncode == 0, run.stderr
+    assert "preprocessing: bilinear resize to 75, centre crop 75x75, mean 0.485 0.456 0.406, std 0.229 0.224 0.225" \
+        in run.stdout
+    assert f"skipped '{junk / 'notes.txt'}': not an image" in run.stdout
+    assert f"skipped '{junk / 'digit_0' / 'broken.JPEG'}': damaged image" in run.stdout
+    rows = printed_rows(run.stdout)
+    with open(out, newline="", encoding="utf-8") as stream:
+        table = list(csv.reader(stream))
+    assert table[0] == ["image", "rank", "class_index", "class_name", "probability"]
+    assert [tuple(row) for row in table[1:]] == rows and len(rows) == 20 * 3
+    assert all(name == f"digit_{index}" for _, _, index, name, _ in rows)  # names of the class folders
+
+    # eval.py's way: the same checkpoint, the same pipeline over the same folder, in its reading order
+    cfg = get_config(SHAPE + ["--num_classes", "10", "--batch_size", "8", "--ds_type", "imagenet"])
+    net, _ = load_network(cfg, trained_checkpoint)
+    predicted = np.concatenate([net(ms.Tensor(batch)).asnumpy().argmax(axis=1) for batch, _ in
+                                create_dataset(cfg, str(images), False).create_tuple_iterator(num_epochs=1,
+                                                                                              output_numpy=True)])
+    files = [os.path.join(str(junk), name, image) for name in sorted(os.listdir(images))
+             for image in sorted(os.listdir(images / name))]
+    top1 = {image: int(index) for image, rank, index, _, _ in rows if rank == "1"}
+    assert [top1[path] for path in files] == list(predicted)
+
+    # eval.py's accuracy on the folder equals the share of images whose top-1 name is their folder's
+    run_eval = subprocess.run([sys.executable, os.path.join(PROJECT_ROOT, "eval.py"), *SHAPE, "--num_classes", "10",
+                               "--dataset_path", str(images), "--checkpoint_path", trained_checkpoint],
+                              capture_output=True, text=True)
+    assert run_eval.returncode == 0, run_eval.stderr
+    accuracy = float(re.search(r"'Top1-Acc': ([0-9.]+)", run_eval.stdout).group(1))
+    names = {image: name for image, rank, _, name, _ in rows if rank == "1"}
+    assert accuracy == pytest.approx(np.mean([names[path] == os.path.basename(os.path.dirname(path))
+                                              for path in files]))
+
+
+@pytest.mark.slow
+def test_onnx_file_gives_the_same_classes(trained_checkpoint, images, tmp_path):
+    export = subprocess.run([sys.executable, os.path.join(PROJECT_ROOT, "export.py"), *SHAPE, "--num_classes", "10",
+                             "--ckpt_file", trained_checkpoint, "--file_format", "ONNX", "--export_batch_size", "4",
+                             "--file_name", str(tmp_path / "model")], capture_output=True, text=True)
+    assert export.returncode == 0, export.stderr
+    from_ckpt = predict(*SHAPE, "--ckpt_file", trained_checkpoint, "--image", images, "--topk", "2")
+    from_onnx = predict(*SHAPE, "--file_name", tmp_path / "model.onnx", "--image", images, "--topk", "2")
+    assert from_ckpt.returncode == 0 and from_onnx.returncode == 0, from_onnx.stderr
+    ckpt_rows, onnx_rows = printed_rows(from_ckpt.stdout), printed_rows(from_onnx.stdout)
+    assert len(ckpt_rows) == 40 and [r[:4] for r in ckpt_rows] == [r[:4] for r in onnx_rows]
+    assert max(abs(float(a[4]) - float(b[4])) for a, b in zip(ckpt_rows, onnx_rows)) < 1e-4
+    assert all(name == index for _, _, index, name, _ in ckpt_rows)  # 10 classes, no names: the index
+
+
+def test_bad_inputs_are_one_line(trained_checkpoint, images, tmp_path):
+    wrong_names = tmp_path / "names.txt"
+    wrong_names.write_text("a\nb\nc\n")
+    only_text = tmp_path / "texts"
+    only_text.mkdir()
+    (only_text / "a.txt").write_text("hello")
+    model = ["--ckpt_file", trained_checkpoint]
+    cases = [
+        (model, "no images given"),
+        ([*model, "--image", tmp_path / "absent"], f"'{tmp_path / 'absent'}' does not exist"),
+        (["--image", images], "pass exactly one model"),
+        ([*model, "--file_name", "x.onnx", "--image", images], "pass exactly one model"),
+        ([*model, "--image", images, "--topk", "0"], "--topk must be at least 1"),
+        ([*model, "--image", images, "--class_names", wrong_names], "give 3 class names but the model has 10"),
+        ([*model, "--image", images, "--output", tmp_path / "no" / "p.csv"], "cannot be written"),
+        ([*model, "--image", only_text], "none of the 1 file(s) given with --image is a readable image"),
+        (["--file_name", tmp_path / "absent.onnx", "--image", images], "does not exist"),
+    ]
+    for args, message in cases:
+        run = predict(*SHAPE, *args)
+        assert run.returncode == 2, (args, run.stderr)
+        assert len(run.stderr.strip().splitlines()) == 1 and message in run.stderr, (args, run.stderr)
