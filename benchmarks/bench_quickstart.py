@@ -5,9 +5,11 @@
 Settings after `--` go to the quickstart's train.py (they override its own, e.g. `-- --epoch_size 4`), so
 one command measures a variant. The venv must already be set up (its set-up time is not part of the
 figures). Prints one line per run: seconds per stage, the whole script's seconds, eval.py's top-1, the ONNX
-top-1, the load average before and after, and the CPU (model, cores, whether it has AVX-512).
+top-1, each epoch's training seconds, images/s and top-1 (from the run's metrics.csv), the evaluations' seconds,
+the load average before and after, and the CPU (model, cores, whether it has AVX-512).
 """
 import argparse
+import csv
 import os
 import re
 import subprocess
@@ -16,7 +18,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STAGE = re.compile(r"^quickstart: (demo data|training|eval\.py|export\.py|eval_onnx\.py) took (\d+) s$", re.M)
+STAGE = re.compile(r"^quickstart: (.+?) took (\d+) s$", re.M)
 
 
 def machine():
@@ -38,13 +40,17 @@ def run_once(out, extra):
         sys.exit(f"quickstart failed ({run.returncode}):\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
     stages = dict(STAGE.findall(run.stdout))
     top1 = re.search(r"'Top1-Acc': ([0-9.]+)", run.stdout).group(1)
-    onnx = re.search(r"^accuracy: ([0-9.]+)$", run.stdout, re.M).group(1)
-    evals = re.findall(r"^eval: epoch (\d+) Top1-Acc ([0-9.]+)", run.stdout, re.M)
-    rate = re.findall(r", ([0-9.]+) img/s,", run.stdout)
+    onnx = re.search(r"^accuracy: ([0-9.]+)$", run.stdout, re.M).group(1)  # the float32 ONNX file's
+    evals = re.findall(r"^eval: epoch (\d+) Top1-Acc ([0-9.]+) .*?\(([0-9.]+) s\)", run.stdout, re.M)
+    with open(os.path.join(out, "ckpt", "ckpt_0", "metrics.csv"), newline="", encoding="utf-8") as stream:
+        epochs = list(csv.DictReader(stream))
     stage_text = ", ".join(f"{name} {value} s" for name, value in stages.items())
+    epoch_text = "; ".join(f"epoch {row['epoch']}: {float(row['epoch_seconds']):.0f} s at "
+                           f"{float(row['images_per_second']):.1f} img/s, top-1 {row['top1'] or '-'}"
+                           for row in epochs)
+    eval_text = ", ".join(f"{float(sec):.0f} s" for _, _, sec in evals) or "-"
     print(f"{seconds:.0f} s in all ({stage_text}); eval.py top-1 {float(top1):.4f}, ONNX {float(onnx):.4f}; "
-          f"during training: top-1 by epoch {', '.join(f'{e}: {a}' for e, a in evals) or '-'}, "
-          f"img/s {min(rate, default='-')}-{max(rate, default='-')}; load average {load_before:.1f} -> "
+          f"training: {epoch_text}; evaluations during training {eval_text}; load average {load_before:.1f} -> "
           f"{os.getloadavg()[0]:.1f}", flush=True)
 
 

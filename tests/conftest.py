@@ -45,31 +45,21 @@ def demo_data(tmp_path_factory):
     return make_demo_data(str(tmp_path_factory.mktemp("demo_data")))
 
 
-DIGITS_EPOCHS = 8
-
-
 @pytest.fixture(scope="session")
-def digits_training(demo_data, tmp_path_factory):
-    """train.py with the quickstart's settings (8 epochs on the demo digits, CIFAR-10 format, 75x75, evaluated
-    every 2 epochs), run once per session: {"run": the completed process, "checkpoint": the last checkpoint}.
-    The quickstart's network, for the learning test and the INT8 test (whose target is set for that network:
-    after 3 or 5 epochs its top scores are too close for INT8 to keep top-1 within 1 point; README,
-    "Inference on the CPU")."""
+def quickstart(tmp_path_factory):
+    """`bash scripts/quickstart.sh` (README, the first command), run once per session in a stand-in project
+    folder with its outputs in a temporary folder: {"run": the completed process, "project": that folder (the
+    demo data in data/demo/), "out": the output folder
+    (ckpt/, *.log, inceptionv4.onnx, inceptionv4_int8.onnx), "checkpoint": the last training checkpoint}.
+    Its network is the one the learning test and the INT8 test check."""
     import subprocess
     import sys
-    from src.model_utils.config import PROJECT_ROOT
-    folder = tmp_path_factory.mktemp("digits_training")
-    data = os.path.join(demo_data, "cifar10")
-    run = subprocess.run(
-        [sys.executable, os.path.join(PROJECT_ROOT, "train.py"),
-         "--config_path", os.path.join(PROJECT_ROOT, "default_config_cpu.yaml"), "--ds_type", "cifar10",
-         "--num_classes", "10", "--dataset_path", data, "--eval_dataset_path", data, "--eval_interval", "2",
-         "--width", "75", "--height", "75", "--batch_size", "16", "--epoch_size", str(DIGITS_EPOCHS),
-         "--lr_init", "0.0002", "--lr_max", "0.002", "--lr_end", "0.00001", "--bn_momentum", "0.9",
-         "--augment", "False", "--keep_checkpoint_max", "1", "--ckpt_path", str(folder)],
-        capture_output=True, text=True, cwd=folder)
-    checkpoints = glob.glob(os.path.join(folder, "ckpt_0", f"inceptionv4-train-{DIGITS_EPOCHS}_*.ckpt"))
-    return {"run": run, "checkpoint": checkpoints[0] if checkpoints else None}
+    root = link_project(tmp_path_factory.mktemp("quickstart_project"), QUICKSTART_ENTRIES)
+    out = tmp_path_factory.mktemp("quickstart_out")
+    run = subprocess.run(["bash", str(root / "scripts" / "quickstart.sh")], capture_output=True, text=True,
+                         cwd=root, env={**os.environ, "OUT": str(out), "VENV": sys.prefix})
+    checkpoints = sorted(glob.glob(os.path.join(out, "ckpt", "ckpt_0", "inceptionv4-train-*.ckpt")))
+    return {"run": run, "project": str(root), "out": str(out), "checkpoint": checkpoints[-1] if checkpoints else None}
 
 
 def write_small_cifar(demo_data, folder, train_records, eval_records=0):
@@ -103,18 +93,24 @@ def run_entry_point(script, args, monkeypatch, capsys):
 
 PROJECT_ENTRIES = ("scripts", "src", "ascend310_infer", "train.py", "eval.py", "export.py", "eval_onnx.py",
                    "postprocess.py", "default_config.yaml", "default_config_gpu.yaml", "default_config_cpu.yaml")
+QUICKSTART_ENTRIES = PROJECT_ENTRIES + ("benchmarks", "requirements.txt")
+
+
+def link_project(root, entries=PROJECT_ENTRIES):
+    """Make `root` stand in for the project root: links to the checkout's `entries` (scripts, code, configs)."""
+    from src.model_utils.config import PROJECT_ROOT
+    for name in entries:
+        (root / name).symlink_to(os.path.join(PROJECT_ROOT, name))
+    return root
 
 
 @pytest.fixture
 def project_copy(tmp_path):
-    """A folder standing in for the project root (links to the checkout's scripts, code and configs), so a
-    launcher run from "the project root" writes its run folder here and not into the checkout."""
-    from src.model_utils.config import PROJECT_ROOT
+    """A folder standing in for the project root, so a launcher run from "the project root" writes its run
+    folder here and not into the checkout."""
     root = tmp_path / "project"
     root.mkdir()
-    for name in PROJECT_ENTRIES:
-        (root / name).symlink_to(os.path.join(PROJECT_ROOT, name))
-    return root
+    return link_project(root)
 
 
 def readme_example(after):

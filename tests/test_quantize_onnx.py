@@ -140,40 +140,31 @@ def _held_out(cfg, model, data):
 
 
 @pytest.mark.slow
-def test_int8_model_of_a_trained_network_keeps_its_predictions(digits_training, demo_data, tmp_path, capsys):
-    """The quickstart's network (conftest.py's digits_training, shared with the learning test) exported with
-    folded BatchNorm and quantized with the defaults (160 training images): its held-out predictions agree
-    with float32 on at least 95 % of the images and its top-1 is within 1 point (measured: 99.4 % agreement,
-    94.72 % -> 94.44 %)."""
-    from export import run_export
-    checkpoint = digits_training["checkpoint"]
-    assert checkpoint, digits_training["run"].stderr[-3000:]
-    data = os.path.join(demo_data, "cifar10")
-    float_path = run_export(get_config(DIGITS + ["--width", "75", "--height", "75", "--ckpt_file", checkpoint,
-                                                 "--file_format", "ONNX", "--export_batch_size", "16",
-                                                 "--file_name", str(tmp_path / "digits")]))
-    int8_path = str(tmp_path / "digits_int8.onnx")
-    code, out, err = quantize(capsys, *DIGITS, "--file_name", float_path, "--calib_dataset_path", data,
-                              "--output", int8_path)
-    assert code == 0, err
-    assert "160 calibration images" in out and "149 of 149 convolutions INT8" in out
+def test_int8_model_of_a_trained_network_keeps_its_predictions(quickstart):
+    """The quickstart's float32 export and the INT8 file it made with the defaults (160 training images,
+    MinMax ranges, folded BatchNorm, head in float32): the held-out predictions agree with float32 on at least
+    95 % of the images and top-1 is within 1 point (issue 15's target; measured on three 4-epoch
+    networks: agreement 98.9-100 %, top-1 change 0 to +0.28 points)."""
+    out = quickstart["out"]
+    assert quickstart["run"].returncode == 0, quickstart["run"].stderr[-3000:]
+    float_path, int8_path = os.path.join(out, "inceptionv4.onnx"), os.path.join(out, "inceptionv4_int8.onnx")
+    with open(os.path.join(out, "quantize.log"), encoding="utf-8") as log:
+        summary = log.read()
+    assert "160 calibration images" in summary and "minmax ranges" in summary, summary
+    assert "149 of 149 convolutions INT8" in summary, summary
     float_model, int8_model = OnnxClassifier(float_path, "CPU"), OnnxClassifier(int8_path, "CPU")
     assert int8_model.metadata == float_model.metadata  # preprocessing and class names travel along
     assert os.path.getsize(int8_path) < 0.3 * os.path.getsize(float_path)
-    cfg = get_config(DIGITS)
-    images, labels = _held_out(cfg, float_model, data)
+    data = os.path.join(quickstart["project"], "data", "demo", "cifar10")
+    images, labels = _held_out(get_config(DIGITS), float_model, data)
     float_top1 = float_model.predict(images).argmax(1)
     int8_top1 = int8_model.predict(images).argmax(1)
     float_accuracy, int8_accuracy = (float_top1 == labels).mean(), (int8_top1 == labels).mean()
     measured = f"agreement {(int8_top1 == float_top1).mean():.4f}, top-1 {float_accuracy:.4f} -> {int8_accuracy:.4f}"
-    assert float_accuracy > 0.5, measured  # the network has learned: agreement means something
-    # Issue 15's target (>= 95 % agreement, top-1 within 1 point) is met on a well-trained network (docstring)
-    # but not on every training run of this fixture: one run here gave agreement 0.8778, top-1 0.6972 -> 0.7444.
-    # The test holds the tool to what it reliably does; the target stays open in issue 15.
-    assert (int8_top1 == float_top1).mean() >= 0.85, measured
-    assert int8_accuracy >= float_accuracy - 0.02, measured
     print(measured)
-    # eval_onnx.py runs the INT8 file like any ONNX file.
-    from eval_onnx import run_eval_onnx
-    accuracy = run_eval_onnx(get_config(DIGITS + ["--dataset_path", data, "--file_name", int8_path]))
-    assert accuracy.count == len(labels) and accuracy.accuracy()[1] == pytest.approx(int8_accuracy)
+    assert float_accuracy > 0.9, measured  # the network has learned: agreement means something
+    assert (int8_top1 == float_top1).mean() >= 0.95, measured
+    assert int8_accuracy >= float_accuracy - 0.01, measured
+    # eval_onnx.py ran the INT8 file like any ONNX file, on the same images.
+    with open(os.path.join(out, "eval_onnx_int8.log"), encoding="utf-8") as log:
+        assert f"accuracy: {int8_accuracy:.5f}" in log.read()
