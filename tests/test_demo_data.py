@@ -101,6 +101,22 @@ def test_rebuilding_gives_the_same_files_and_removes_stale_ones(demo_data, tmp_p
     assert tree_digest(out) == tree_digest(demo_data)
 
 
+def test_a_second_run_waits_for_the_first(demo_data, tmp_path):
+    """Two quickstarts started together in one checkout both build data/demo: while one holds the folder (here
+    the test holds it), the other waits (building takes about 2 s) and then writes the same files."""
+    from src.tools.make_demo_data import _only_writer
+    out = tmp_path / "demo"
+    out.mkdir()
+    command = [sys.executable, "-m", "src.tools.make_demo_data", "--output_dir", str(out)]
+    with _only_writer(str(out)):
+        run = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with pytest.raises(subprocess.TimeoutExpired):
+            run.wait(timeout=15)
+        assert os.listdir(out) == []
+    assert run.wait(timeout=120) == 0, run.stderr.read()
+    assert tree_digest(str(out)) == tree_digest(demo_data)
+
+
 def test_refuses_to_replace_folders_it_did_not_make(tmp_path):
     (tmp_path / "imagenet").mkdir()
     (tmp_path / "imagenet" / "precious.JPEG").write_bytes(b"user data")

@@ -11,6 +11,8 @@ classes) in both on-disk formats the pipelines read, with one held-out split (20
 Running it again rebuilds the same files (same seed, same split); it only replaces folders it made.
 """
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -101,17 +103,30 @@ def make_demo_data(output_dir=DEFAULT_OUTPUT_DIR, seed=0):
             raise UserError(f"'{os.path.join(output_dir, part)}' exists and was not made by make_demo_data: "
                             f"choose another --output_dir or remove it.")
     os.makedirs(output_dir, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".demo_data.", dir=output_dir)
-    try:
-        summary = _build(staging, seed)
-        for part in PARTS:
-            shutil.rmtree(os.path.join(output_dir, part), ignore_errors=True)
-            os.replace(os.path.join(staging, part), os.path.join(output_dir, part))
-        with atomic_output(os.path.join(output_dir, STAMP)) as tmp, open(tmp, "w", encoding="utf-8") as stream:
-            json.dump(summary, stream, indent=1)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with _only_writer(output_dir):
+        staging = tempfile.mkdtemp(prefix=".demo_data.", dir=output_dir)
+        try:
+            summary = _build(staging, seed)
+            for part in PARTS:
+                shutil.rmtree(os.path.join(output_dir, part), ignore_errors=True)
+                os.replace(os.path.join(staging, part), os.path.join(output_dir, part))
+            with atomic_output(os.path.join(output_dir, STAMP)) as tmp, open(tmp, "w", encoding="utf-8") as stream:
+                json.dump(summary, stream, indent=1)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return output_dir
+
+
+@contextlib.contextmanager
+def _only_writer(folder):
+    """Hold an exclusive lock on `folder` itself, so that two runs started at once (two quickstarts in one
+    checkout) replace the dataset one after the other instead of into each other."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 @report_user_errors
