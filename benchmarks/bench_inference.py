@@ -22,6 +22,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from timing import time_predict  # noqa: E402  (benchmarks/timing.py, beside this script)
 
 
 def mindspore_worker(args):
@@ -40,16 +41,7 @@ def mindspore_worker(args):
         fold_batchnorm(net)
     images = ms.Tensor(np.random.default_rng(0).standard_normal(
         (args.batch_size, 3, args.size, args.size)).astype(np.float32))
-    model = Model(net)
-    start = time.perf_counter()
-    model.predict(images).asnumpy()
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(args.steps):
-        start = time.perf_counter()
-        model.predict(images).asnumpy()
-        times.append(time.perf_counter() - start)
-    step = statistics.median(times)
+    first, step = time_predict(Model(net), images, args.steps)
     print(json.dumps({"img_s": args.batch_size / step, "compile_s": first - step}), flush=True)
 
 

@@ -19,6 +19,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from timing import time_predict  # noqa: E402  (benchmarks/timing.py, beside this script)
 
 VARIANTS = [  # (batch, steps, isa, extra options)
     (8, 4, "AVX2", []),
@@ -105,17 +106,7 @@ def worker(args):
     train_step = statistics.median(timer.times[1:])
 
     net.set_train(False)
-    predictor = Model(net)
-    images = ms.Tensor(batch)
-    start = time.perf_counter()
-    predictor.predict(images).asnumpy()
-    eval_first = time.perf_counter() - start
-    eval_times = []
-    for _ in range(args.steps):
-        start = time.perf_counter()
-        predictor.predict(images).asnumpy()
-        eval_times.append(time.perf_counter() - start)
-    eval_step = statistics.median(eval_times)
+    eval_first, eval_step = time_predict(Model(net), ms.Tensor(batch), args.steps)
     print(json.dumps({
         "batch": args.batch_size, "size": args.size, "isa": args.isa, "jit_level": args.jit_level or "default",
         "threads": args.threads or "default", "sink": args.sink, "graph_kernel": args.graph_kernel,
