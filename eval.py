@@ -19,7 +19,7 @@ from src.context import init_context
 from src.dataset import explain_pipeline_errors
 from src.errors import report_user_errors
 from src.evaluation import create_eval_model
-from src.inference import check_batch_and_size, load_network
+from src.inference import load_network
 from src.model_utils.config import get_config
 from src.model_utils.modelarts_unzip import modelarts_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
@@ -40,7 +40,6 @@ class ImageCounter(Callback):
 @moxing_wrapper(pre_process=modelarts_pre_process)
 def run_eval(cfg):
     """Load `cfg.checkpoint_path` and evaluate it on `cfg.dataset_path`; return (metrics, image count)."""
-    check_batch_and_size(cfg)
     init_context(cfg)
     net, params = load_network(cfg, cfg.checkpoint_path)
     metadata = checkpoint_metadata(params)

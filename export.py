@@ -22,7 +22,7 @@ from src.checkpoint import METADATA_KEY, checkpoint_metadata
 from src.context import init_context
 from src.errors import UserError, report_user_errors
 from src.fileio import atomic_output, prepare_output_file
-from src.inference import check_batch_and_size, load_network, model_file
+from src.inference import load_network, model_file
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import moxing_wrapper
 from src.onnx_runner import record_onnx_metadata
@@ -57,7 +57,6 @@ def exported_metadata(cfg, recorded):
 def run_export(cfg):
     """Load `cfg.ckpt_file` into the eval-mode network and export it; return the written path."""
     check_backend(cfg.file_format, cfg.device_target)
-    check_batch_and_size(cfg)
     if not cfg.file_name:
         raise UserError("config key 'file_name' is empty: pass --file_name with the output path.")
     path = prepare_output_file(model_file(cfg.file_name, cfg.file_format), "exported model (file_name)")

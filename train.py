@@ -10,7 +10,7 @@ import mindspore as ms
 
 from src import interrupt
 from src.callback import CheckpointSaver, EvalCallBack, ProgressMonitor, StopOnSignal
-from src.checkpoint import checkpoint_metadata, load_params, read_checkpoint
+from src.checkpoint import assign_params, checkpoint_metadata, read_checkpoint
 from src.data_files import dataset_class_names
 from src.context import init_context, init_distributed
 from src.dataset import create_dataset, explain_pipeline_errors
@@ -19,7 +19,6 @@ from src.evaluation import create_eval_model
 from src.fileio import check_input_file
 from src.finetune import freeze_backbone, load_pretrained
 from src.inceptionv4 import create_network
-from src.inference import check_batch_and_size
 from src.lr_schedule import get_lr
 from src.model_utils.config import get_config
 from src.model_utils.modelarts_unzip import modelarts_pre_process
@@ -36,7 +35,6 @@ CKPT_PREFIX = "inceptionv4-train"
 
 def check_train_config(cfg):
     """Reject settings that would fail only after a long graph compile."""
-    check_batch_and_size(cfg)
     if cfg.device_target == "CPU" and cfg.amp_level != "O0":
         raise UserError(f"amp_level '{cfg.amp_level}' needs float16 kernels, which the CPU backend lacks: "
                         "use --amp_level O0 on the CPU.")
@@ -70,10 +68,10 @@ def training_class_names(cfg, recorded):
     return names
 
 
-def restore(cfg, net, optimizer, steps_per_epoch, group_size):
-    """Load `cfg.resume` into the network and optimizer; return the steps done in this run's steps (src.resume),
-    or None for a checkpoint that holds weights only."""
-    params = load_params(net, cfg.resume)
+def restore(cfg, params, net, optimizer, steps_per_epoch, group_size):
+    """Load `params`, the checkpoint dict of `cfg.resume`, into the network and optimizer; return the steps done
+    in this run's steps (src.resume), or None for a checkpoint that holds weights only."""
+    assign_params(net, params, cfg.resume)
     if "global_step" not in params:
         print(f"resume: '{cfg.resume}' holds weights only; optimizer state starts afresh at epoch "
               f"{cfg.start_epoch}", flush=True)
@@ -103,7 +101,8 @@ def run_train(cfg):
     check_train_config(cfg)
     init_context(cfg)
     rank_id, group_size = init_distributed()
-    recorded = checkpoint_metadata(read_checkpoint(cfg.resume)) if cfg.resume else {}
+    resumed = read_checkpoint(cfg.resume) if cfg.resume else None
+    recorded = checkpoint_metadata(resumed) if resumed else {}
     run_id = recorded.get(TRAINING_KEY, {}).get("run_id") or agree_run_id(new_run_id(), group_size)
     ckpt_dir = os.path.join(cfg.ckpt_path, f"ckpt_{rank_id}")
     writer = not cfg.is_save_on_master or rank_id == 0
@@ -130,7 +129,7 @@ def run_train(cfg):
         freeze_backbone(net)
     lrs = get_lr(cfg.lr_init, cfg.lr_end, cfg.lr_max, cfg.warmup_epochs, cfg.epoch_size, steps_per_epoch)
     optimizer = create_optimizer(net, ms.Tensor(lrs), cfg)
-    done = restore(cfg, net, optimizer, steps_per_epoch, group_size) if cfg.resume else None
+    done = restore(cfg, resumed, net, optimizer, steps_per_epoch, group_size) if cfg.resume else None
     if done is None:
         done = (cfg.start_epoch - 1) * steps_per_epoch
     if done >= total_steps:

@@ -1,7 +1,6 @@
 """Loading checkpoints into a network with clear errors: a missing file, a file that is not a
 checkpoint, parameters of another shape (e.g. another num_classes) or parameters the file lacks."""
 import json
-import os
 
 import mindspore as ms
 
@@ -70,21 +69,17 @@ def foreign_layout(names, path):
     return None
 
 
-def _names(items):
+def shown_names(items):
+    """The sorted names, the first few of them with how many more there are (for error messages)."""
     items = sorted(items)
     more = f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else ""
     return ", ".join(items[:_SHOWN]) + more
 
 
-def load_params(net, path):
-    """Load every parameter of `net` from the checkpoint at `path` and return the checkpoint dict.
-
-    Raises UserError naming the parameters whose shapes differ or that the checkpoint lacks, so a
-    network is never left partly at its random initialisation.
-    """
-    params = read_checkpoint(path)
-    assign_params(net, params, path)
-    return params
+def checkpoint_num_classes(params):
+    """The class count of a checkpoint dict (rows of softmax.dense.weight), or None when it has no such matrix."""
+    dense = params.get("softmax.dense.weight")
+    return dense.shape[0] if dense is not None and len(dense.shape) == 2 else None
 
 
 def assign_params(net, params, path, skip=()):
@@ -103,7 +98,7 @@ def assign_params(net, params, path, skip=()):
                         "trained with?")
     if missing:
         raise UserError(f"checkpoint '{path}' lacks {len(missing)} of the network's parameters "
-                        f"({_names(missing)}): it is not a checkpoint of the original model zoo's Inception-v4 "
+                        f"({shown_names(missing)}): it is not a checkpoint of the original model zoo's Inception-v4 "
                         "(or of this port).")
     values = {param.name: param for param in net.get_parameters()}  # skipped ones keep their own values
     values.update({name: params[name] for name in wanted})
@@ -116,7 +111,7 @@ preprocessing, training position); the original's checkpoints have none."""
 
 
 def checkpoint_metadata(params):
-    """The metadata dict stored in a checkpoint dict from `read_checkpoint`/`load_params`; {} if none."""
+    """The metadata dict stored in a checkpoint dict from `read_checkpoint`; {} if none."""
     text = params.get(METADATA_KEY)
     if not isinstance(text, str):
         return {}

@@ -2,7 +2,7 @@
 (`freeze_backbone`): bn0, softmax.dense and softmax.batchnorm; everything under `features` is the backbone."""
 from mindspore import nn
 
-from src.checkpoint import assign_params, read_checkpoint
+from src.checkpoint import assign_params, checkpoint_num_classes, read_checkpoint
 
 CLASSIFIER = ("softmax.dense.weight", "softmax.dense.bias", "softmax.batchnorm.gamma", "softmax.batchnorm.beta",
               "softmax.batchnorm.moving_mean", "softmax.batchnorm.moving_variance")
@@ -14,8 +14,7 @@ def load_pretrained(cfg, net, params=None, printer=print):
     class count the classifier keeps its fresh initial values. Any other mismatch is a UserError and nothing is
     loaded."""
     params = read_checkpoint(cfg.pretrained) if params is None else params
-    dense = params.get(CLASSIFIER[0])
-    file_classes = dense.shape[0] if dense is not None and len(dense.shape) == 2 else None
+    file_classes = checkpoint_num_classes(params)
     fresh = CLASSIFIER if file_classes is not None and file_classes != cfg.num_classes else ()
     assign_params(net, params, cfg.pretrained, skip=fresh)
     kept = sum(1 for _ in net.get_parameters()) - len(fresh)
