@@ -87,7 +87,6 @@ class _Batches(CalibrationDataReader):
 
     def __init__(self, input_name, batches):
         self.input_name = input_name
-        self.batches = batches
         self.iterator = iter(batches)
 
     def get_next(self):
@@ -158,10 +157,10 @@ def quantize(prepared_path, output_path, method, cache_path, keep_float=()):
                     calibrate_method=METHODS[method], calibration_cache_path=cache_path)
 
 
-def quantize_model(source, output, input_name, batches, method=DEFAULT_METHOD, keep_float=(), work_dir=None):
+def quantize_model(source, output, input_name, batches, method=DEFAULT_METHOD, keep_float=()):
     """Quantize the float32 ONNX file `source` into `output` (see the module docstring); return a report:
     convs, quantized_convs, kept_float (layer names), head (node names), float_mb, int8_mb."""
-    with tempfile.TemporaryDirectory(prefix="quantize_onnx_", dir=work_dir) as folder:
+    with tempfile.TemporaryDirectory(prefix="quantize_onnx_") as folder:
         prepared = os.path.join(folder, "prepared.onnx")
         prepare(source, prepared)
         model = onnx.load(prepared, load_external_data=False)

@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from src.checkpoint import detect_layout, read_checkpoint, save_checkpoint
+from src.checkpoint import detect_layout, read_checkpoint, save_checkpoint, shown_names
 from src.class_names import imagenet_class_names
 from src.errors import UserError, report_user_errors
 from src.inceptionv4 import BN0_EPS, CONV_BN_EPS, HEAD_BN_EPS, NUM_FEATURES, Inceptionv4
@@ -94,11 +94,6 @@ def read_weights(path):
             if not key.endswith("num_batches_tracked")}
 
 
-def _shown(names, limit=5):
-    names = sorted(names)
-    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
 def convert(source, weights, path):
     """(network holding the converted weights, num_classes) from the source's {key: array}; UserError if the
     keys or shapes are not those of the source's Inception-v4."""
@@ -117,11 +112,11 @@ def convert(source, weights, path):
     used = {key for key in wanted.values() if key}
     missing = sorted(used - set(weights))
     if missing:
-        raise UserError(f"'{path}' lacks {len(missing)} of the {source} Inception-v4 weights ({_shown(missing)}).")
+        raise UserError(f"'{path}' lacks {len(missing)} of the {source} Inception-v4 weights ({shown_names(missing)}).")
     unknown = sorted(set(weights) - used)
     if unknown:
         raise UserError(f"'{path}' holds {len(unknown)} weights that {source}'s Inception-v4 does not have "
-                        f"({_shown(unknown)}): is it another model?")
+                        f"({shown_names(unknown)}): is it another model?")
     wrong = [f"{key} {weights[key].shape} instead of {tuple(param.shape)}" for param in params
              for key in [wanted[param.name]] if key and weights[key].shape != tuple(param.shape)]
     if wrong:

@@ -5,7 +5,6 @@ class names the model records (--model), or else by their sorted order.
         [--model inceptionv4.onnx | --model ckpt_0/inceptionv4-train-250_1251.ckpt]
 """
 import argparse
-import json
 import os
 
 from src.errors import UserError, report_user_errors
@@ -16,16 +15,15 @@ from src.label_file import write_label_file
 def model_class_names(path):
     """The class names a checkpoint (.ckpt) or an exported ONNX model (.onnx) records, or None."""
     check_input_file(path, "model", "pass the .ckpt or .onnx file the inference app's model was made from.")
+    from src.checkpoint import checkpoint_metadata, read_checkpoint  # pylint: disable=import-outside-toplevel
     if path.lower().endswith(".onnx"):
         import onnx  # pylint: disable=import-outside-toplevel
-        from src.checkpoint import METADATA_KEY  # pylint: disable=import-outside-toplevel
         try:
             props = {prop.key: prop.value for prop in onnx.load(path, load_external_data=False).metadata_props}
         except Exception as err:  # pylint: disable=broad-except  # any parse failure: not an ONNX file
             raise UserError(f"'{os.path.abspath(path)}' is not a readable ONNX model ({type(err).__name__}).") \
                 from None
-        return json.loads(props.get(METADATA_KEY, "{}")).get("class_names")
-    from src.checkpoint import checkpoint_metadata, read_checkpoint  # pylint: disable=import-outside-toplevel
+        return checkpoint_metadata(props).get("class_names")
     return checkpoint_metadata(read_checkpoint(path)).get("class_names")
 
 
