@@ -20,7 +20,7 @@ def _read_proto(path):
         with open(path, "rb") as stream:
             proto.ParseFromString(stream.read())
         dims = [list(proto.graph.input[0].tensor[0].dims), list(proto.graph.output[0].tensor[0].dims)]
-    except (DecodeError, IndexError, RuntimeWarning):
+    except (DecodeError, IndexError):
         raise UserError(f"'{path}' is not a MINDIR model (it cannot be read as MindIR): export one with "
                         "'python export.py --file_format MINDIR'.") from None
     return proto, dims

@@ -70,6 +70,21 @@ def test_tiny_model_is_quantized_with_the_head_in_float(demo_data, tmp_path, cap
     assert OnnxClassifier(str(output), "CPU").predict(np.zeros((1, 3, 75, 75), np.float32)).shape == (1, 10)
 
 
+def test_batch_dynamic_model_stays_batch_dynamic(demo_data, tmp_path, capsys):
+    model = tiny_classifier(tmp_path / "dynamic.onnx", batch="batch")
+    output = tmp_path / "dynamic_int8.onnx"
+    code, _, err = quantize(capsys, *DIGITS, "--file_name", model, "--calib_dataset_path",
+                            os.path.join(demo_data, "cifar10"), "--num_calib", "5", "--output", str(output))
+    assert code == 0, err
+    quantized, source = OnnxClassifier(str(output), "CPU"), OnnxClassifier(model, "CPU")
+    assert quantized.batch_size is None and quantized.session.get_inputs()[0].shape[0] == "batch"
+    images = np.random.default_rng(1).random((3, 3, 75, 75)).astype(np.float32)
+    for count in (1, 3):
+        scores = quantized.predict(images[:count])
+        assert scores.shape == (count, 10)
+        assert np.array_equal(scores.argmax(axis=1), source.predict(images[:count]).argmax(axis=1))
+
+
 def _write_cifar(folder, records, record_bytes=CIFAR_RECORD_BYTES, label=0):
     data = folder / "cifar-10-batches-bin"
     data.mkdir(parents=True)
