@@ -92,12 +92,13 @@ def devkit_labels(path, devkit):
 
 
 def read_labels(path, devkit):
-    """{image stem: wnid} from either label file (told apart by Kaggle's header)."""
+    """{image stem: wnid} from either label file (Kaggle's: a .csv file, or one starting with its header)."""
     if not os.path.isfile(path):
         raise UserError(f"label file '{os.path.abspath(path)}' does not exist: pass the devkit's "
                         "ILSVRC2012_validation_ground_truth.txt or Kaggle's LOC_val_solution.csv.")
     first = next(iter(_text_lines(path)), "")
-    return kaggle_labels(path) if first.startswith(KAGGLE_HEADER[0]) else devkit_labels(path, devkit)
+    kaggle = path.lower().endswith(".csv") or first.startswith(KAGGLE_HEADER[0])
+    return kaggle_labels(path) if kaggle else devkit_labels(path, devkit)
 
 
 def flat_images(folder):
