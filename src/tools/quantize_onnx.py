@@ -9,11 +9,10 @@ preprocessing keys apply as for eval_onnx.py, batch size and image size come fro
 src/quantization.py for what is quantized and what stays in float32.
 """
 import argparse
-import os
 import sys
 
 from src.errors import UserError, report_user_errors
-from src.fileio import atomic_output
+from src.fileio import atomic_output, check_not_input
 from src.inference import model_file
 from src.model_utils.config import get_config
 from src.onnx_runner import OnnxClassifier, data_config
@@ -63,8 +62,7 @@ def run(args, cfg):
     """Quantize; return (output path, report dict)."""
     source = model_file(cfg.file_name, "ONNX")
     output = model_file(args.output, "ONNX")
-    if os.path.abspath(source) == os.path.abspath(output):
-        raise UserError(f"--output '{output}' is the input model: choose another file name.")
+    check_not_input(output, source)
     model = OnnxClassifier(source, "CPU")
     check_model(cfg, model)
     data_cfg = data_config(cfg, model, TOOL)
