@@ -88,6 +88,7 @@ def _write_cifar(folder, records, record_bytes=CIFAR_RECORD_BYTES, label=0):
     ("other_classes", r"has 10 outputs but num_classes is 12"),
     ("already_int8", r"is already quantized"),
     ("unknown_layer", r"--keep_float 'features\.99' names no convolution"),
+    ("output_is_input", r"--output '.*out_int8\.onnx' is the input file '.*model\.onnx' \(the same file, or a link"),
 ])
 def test_bad_input_is_one_line_and_leaves_no_output(case, message, demo_data, tmp_path, capsys):
     model = tiny_classifier(tmp_path / "model.onnx")
@@ -119,6 +120,8 @@ def test_bad_input_is_one_line_and_leaves_no_output(case, message, demo_data, tm
         model = str(first)
     elif case == "unknown_layer":
         args += ["--keep_float", "features.99"]
+    elif case == "output_is_input":  # a hard link: another name of the same file
+        os.link(model, tmp_path / "out_int8.onnx")
     before = set(os.listdir(tmp_path))
     code, _, err = quantize(capsys, *args, "--file_name", model, "--calib_dataset_path", calib, "--num_calib", "4",
                             "--output", str(tmp_path / "out_int8.onnx"))
