@@ -16,6 +16,7 @@ import tempfile
 import time
 
 import numpy as np
+import onnx
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -95,7 +96,6 @@ def main():
         images = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
         cache = os.path.join(folder, "calibration.json")
         quantization.calibrate(prepared, first.name, [images] * 2, "minmax", cache)
-        import onnx
         head = quantization.head_nodes(onnx.load(prepared, load_external_data=False))
         runs = []
         for name in names:
@@ -113,7 +113,8 @@ def main():
                     runner.run(None, feed)
                 rates[name].append(shape[0] * args.runs / (time.perf_counter() - start))
     base = statistics.median(rates["float32"])
-    print(f"input {'x'.join(map(str, shape))}, {args.threads or 'default'} intra-op thread(s), {args.rounds} rounds of {args.runs} runs, load {os.getloadavg()[0]:.2f}")
+    print(f"input {'x'.join(map(str, shape))}, {args.threads or 'default'} intra-op thread(s), {args.rounds} rounds "
+          f"of {args.runs} runs, load {os.getloadavg()[0]:.2f}")
     print("| variant | img/s (median) | img/s (best) | × float32 | size MB |\n|---|---|---|---|---|")
     for name, _, _, size in runs:
         median = statistics.median(rates[name])

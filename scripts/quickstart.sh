@@ -74,7 +74,8 @@ echo "  float32  $(accuracy "$OUT/eval_onnx.log"), $(speed inceptionv4.onnx)"
 if [ -f "$OUT/eval_onnx_int8.log" ]; then
     echo "  INT8     $(accuracy "$OUT/eval_onnx_int8.log"), $(speed inceptionv4_int8.onnx)"
 else
-    echo "  INT8     not made: $(tail -n 1 "$OUT/quantize.log" | sed -e 's/^error: //' -e 's/^[^:]*: [^:]*: //')"
+    reason=$(tail -n 1 "$OUT/quantize.log" | sed -E 's/^(error: |quantize_onnx: [^;]*; target [^:]*: )//')
+    echo "  INT8     not made: $reason"
 fi
 echo "quickstart: training curves in $OUT/ckpt/ckpt_0/curves.png (per-epoch numbers in metrics.csv beside it)"
 echo "quickstart: done in $(( $(date +%s) - start )) s; outputs in $OUT"
