@@ -61,7 +61,7 @@ def test_tiny_model_is_quantized_with_the_head_in_float(demo_data, tmp_path, cap
     assert code == 0, err
     assert "target vnni (--target_cpu): INT8 (QDQ" in out
     assert "10 calibration images" in out and f"wrote {output} (1 of 1 convolutions INT8" in out
-    assert re.search(r"check on 160 training images the calibration did not use: top-1 float32 [0-9.]+ % -> "
+    assert re.search(r"check on 320 training images the calibration did not use: top-1 float32 [0-9.]+ % -> "
                      r"INT8 [0-9.]+ %, agreement [0-9.]+ %", out), out
     quantized = onnx.load(output)
     onnx.checker.check_model(quantized)
@@ -94,7 +94,7 @@ def _write_cifar(folder, records, record_bytes=CIFAR_RECORD_BYTES, label=0):
     ("already_int8", r"is already quantized"),
     ("unknown_layer", r"--keep_float 'features\.99' names no convolution"),
     ("no_check_images", r"no training images beyond the 4 used for calibration"),
-    ("loses_top1", r"INT8 loses -?[0-9.]+ points of top-1 on 160 training images .* more than --max_top1_loss -100"),
+    ("loses_top1", r"INT8 loses -?[0-9.]+ points of top-1 on 320 training images .* more than --max_top1_loss -100"),
 ])
 def test_bad_input_is_one_line_and_leaves_no_output(case, message, demo_data, tmp_path, capsys):
     model = tiny_classifier(tmp_path / "model.onnx")
