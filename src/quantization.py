@@ -101,7 +101,7 @@ def prepare(model_path, prepared_path):
         quant_pre_process(converted, prepared_path, skip_symbolic_shape=True)  # static shapes: no sympy needed
 
 
-def training_images(cfg, dataset_path, count, preprocessing, class_names=None):
+def training_images(cfg, dataset_path, count, preprocessing, class_names=None, class_ids=None):
     """The first `count` images of the training split of `dataset_path`, shuffled with cfg.seed, through the
     evaluation preprocessing `preprocessing` at cfg's size: (float32 images, int labels); fewer where the
     split has fewer."""
@@ -112,7 +112,7 @@ def training_images(cfg, dataset_path, count, preprocessing, class_names=None):
     images, labels = [], []
     with explain_pipeline_errors():
         data = create_dataset(Config(values), dataset_path, do_train=True, shuffle=True, preprocessing=preprocessing,
-                              class_names=class_names)
+                              class_names=class_names, class_ids=class_ids)
         for image, label in data.create_tuple_iterator(num_epochs=1, output_numpy=True):
             images.append(image[0])
             labels.append(int(label[0]))

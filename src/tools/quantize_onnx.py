@@ -19,6 +19,7 @@ import argparse
 import os
 import sys
 
+from src.class_names import model_classes
 from src.errors import UserError, report_user_errors
 from src.fileio import atomic_output
 from src.inference import model_file
@@ -106,7 +107,7 @@ def run(args, cfg):
     data_cfg = data_config(cfg, model, TOOL)
     prep = resolve_preprocessing(cfg, model.metadata, f"'{source}'")
     images, labels = quantization.training_images(data_cfg, args.calib_dataset_path, args.num_calib + args.num_check,
-                                                  prep, model.metadata.get("class_names"))
+                                                  prep, *model_classes(model.metadata))
     count = min(args.num_calib, len(images))
     batches = quantization.batched(images[:count], model.batch_size or 1)
     print(prep.describe(model.height, model.width, crop=cfg.ds_type == "imagenet"), flush=True)
