@@ -8,8 +8,8 @@ timm: `model.safetensors` of `inception_v4.tf_in1k` (read with NumPy, no PyTorch
 dict (.pth/.bin, read only when PyTorch is installed). mindcv: its MindSpore `.ckpt`. BatchNorm eps differences
 are folded into the moving variance; the head BatchNorms the sources lack are set to identity, so the
 converted network's log-probabilities equal log_softmax of the source's logits. The class count comes from the
-input's classifier. The checkpoint records the source's preprocessing (src.preprocessing.SOURCES) and, for
-1000 classes, the ImageNet-1k class names.
+input's classifier. The checkpoint records the source's preprocessing (src.preprocessing.SOURCES), its input
+size (299x299) and, for 1000 classes, the ImageNet-1k class names and WordNet ids.
 
 --to timm writes, with NumPy, what `timm.create_model("inception_v4", num_classes=N).load_state_dict(...,
 strict=True)` takes and computes the checkpoint's eval-mode log-probabilities as log_softmax of its logits:
@@ -18,21 +18,23 @@ in eval mode around the dense layer; the dropout between them is the identity) f
 checkpoint's metadata (class names, preprocessing) goes into the file's header.
 """
 import argparse
+import json
 import os
 import sys
-
-import json
 
 import numpy as np
 
 from src.checkpoint import (METADATA_KEY, assign_params, checkpoint_metadata, checkpoint_num_classes, detect_layout,
                             read_checkpoint, save_checkpoint, shown_names)
-from src.class_names import imagenet_class_names
+from src.class_names import imagenet_class_ids, imagenet_class_names
 from src.errors import UserError, report_user_errors
-from src.fileio import atomic_output
+from src.fileio import atomic_output, check_not_input
 from src.folding import batchnorm_affine
 from src.inceptionv4 import BN0_EPS, CONV_BN_EPS, HEAD_BN_EPS, NUM_FEATURES, Inceptionv4
-from src.preprocessing import SOURCES
+from src.preprocessing import IMAGE_SIZE_KEY, SOURCES
+
+SOURCE_IMAGE_SIZE = (299, 299)
+"""The input size (height, width) timm's and mindcv's Inception-v4 weights were trained at."""
 
 SOURCE_BN_EPS = {"timm": 1e-3, "mindcv": 1e-3}
 CLASSIFIER = {"timm": "last_linear", "mindcv": "classifier"}
@@ -221,16 +223,15 @@ def _run(args):
         raise UserError(f"--output '{args.output}' must end with {extension} ({kind}).")
     if os.path.isdir(args.output):
         raise UserError(f"--output '{os.path.abspath(args.output)}' is a folder: give a {extension} file path.")
-    if os.path.exists(args.output) and os.path.samefile(args.input, args.output):
-        raise UserError(f"--output '{args.output}' is the input file: give another path.")
+    check_not_input(args.output, args.input)
     if args.to:
         return _write_timm(args)
     weights = read_weights(args.input)
     net, num_classes = convert(args.source, weights, args.input)
-    metadata = {"preprocessing": SOURCES[args.source].to_dict(),
+    metadata = {"preprocessing": SOURCES[args.source].to_dict(), IMAGE_SIZE_KEY: list(SOURCE_IMAGE_SIZE),
                 "converted_from": {"source": args.source, "file": os.path.basename(args.input)}}
     if num_classes == 1000:
-        metadata["class_names"] = imagenet_class_names()
+        metadata.update(class_names=imagenet_class_names(), class_ids=imagenet_class_ids())
     try:
         save_checkpoint(net, args.output, metadata=metadata)
     except OSError as err:
@@ -239,7 +240,7 @@ def _run(args):
     prep = SOURCES[args.source]
     print(f"convert_checkpoint: wrote {args.output}: {args.source} weights in the original model zoo's layout, "
           f"{len(net.parameters_dict())} parameters ({count:,} trainable values), "
-          f"{num_classes} classes; recorded {prep.describe(299, 299)[len('preprocessing: '):]}", flush=True)
+          f"{num_classes} classes; recorded {prep.describe(*SOURCE_IMAGE_SIZE)[len('preprocessing: '):]}", flush=True)
     print(f"use it: python eval.py --checkpoint_path {args.output} --num_classes {num_classes} --dataset_path VAL; "
           f"python predict.py --ckpt_file {args.output} --num_classes {num_classes} --image IMAGE; fine-tune: "
           f"python train.py --pretrained {args.output} --num_classes N --dataset_path TRAIN", flush=True)
@@ -261,7 +262,7 @@ def _write_timm(args):
     print(f"convert_checkpoint: wrote {args.output}: timm inception_v4 state dict, {len(tensors)} tensors, "
           f"{num_classes} classes (BatchNorm eps 1e-5 -> 1e-3 folded into running_var; bn0 and softmax.batchnorm "
           "folded into last_linear)", flush=True)
-    prep, size = metadata.get("preprocessing"), metadata.get("image_size")
+    prep, size = metadata.get("preprocessing"), metadata.get(IMAGE_SIZE_KEY)
     fed = (f"feed it what the checkpoint records: {', '.join(f'{k} {v}' for k, v in prep.items())}"
            if isinstance(prep, dict) else "the checkpoint records no preprocessing (the original's: ImageNet "
            "mean/std, bilinear, crop_pct 1.0)")
