@@ -27,7 +27,7 @@ from src.model_utils.config import get_config
 from src.model_utils.modelarts_unzip import modelarts_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
 from src.onnx_runner import data_config
-from src.preprocessing import resolve_preprocessing
+from src.preprocessing import resolve_image_size, resolve_preprocessing
 
 
 class ImageCounter(Callback):
@@ -42,8 +42,9 @@ class ImageCounter(Callback):
 
 
 def load_model(cfg):
-    """(network, recorded metadata, cfg) of --checkpoint_path: a checkpoint, or an exported MINDIR file whose
-    input size and batch size replace the config's."""
+    """(network, recorded metadata, cfg) of --checkpoint_path: a checkpoint (cfg with the image size it records
+    unless set on the command line), or an exported MINDIR file whose input size and batch size replace the
+    config's."""
     if exported_format(cfg.checkpoint_path) == "MINDIR":
         model = MindirClassifier(cfg.checkpoint_path)
         if model.num_classes != cfg.num_classes:
@@ -51,7 +52,8 @@ def load_model(cfg):
                             f"pass --num_classes {model.num_classes}.")
         return model.cell, model.metadata, data_config(cfg, model, "eval")
     net, params = load_network(cfg, cfg.checkpoint_path)
-    return net, checkpoint_metadata(params), cfg
+    metadata = checkpoint_metadata(params)
+    return net, metadata, resolve_image_size(cfg, metadata, f"'{cfg.checkpoint_path}'")
 
 
 @moxing_wrapper(pre_process=modelarts_pre_process)
