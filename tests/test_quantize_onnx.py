@@ -78,8 +78,9 @@ def test_tiny_model_is_quantized_with_the_head_in_float(demo_data, tmp_path, cap
 def test_batch_dynamic_model_stays_batch_dynamic(demo_data, tmp_path, capsys):
     model = tiny_classifier(tmp_path / "dynamic.onnx", batch="batch")
     output = tmp_path / "dynamic_int8.onnx"
-    code, _, err = quantize(capsys, *DIGITS, "--file_name", model, "--calib_dataset_path",
-                            os.path.join(demo_data, "cifar10"), "--num_calib", "5", "--output", str(output))
+    code, _, err = quantize(capsys, *DIGITS, *VNNI, "--max_top1_loss", "100", "--file_name", model,
+                            "--calib_dataset_path", os.path.join(demo_data, "cifar10"), "--num_calib", "5",
+                            "--output", str(output))
     assert code == 0, err
     quantized, source = OnnxClassifier(str(output), "CPU"), OnnxClassifier(model, "CPU")
     assert quantized.batch_size is None and quantized.session.get_inputs()[0].shape[0] == "batch"
