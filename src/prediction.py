@@ -4,8 +4,6 @@ import os
 import stat
 
 import mindspore as ms
-import mindspore.dataset.transforms as T
-import mindspore.dataset.vision as V
 import numpy as np
 
 from src.checkpoint import checkpoint_metadata
@@ -69,22 +67,35 @@ def image_batches(paths, preprocessing, height, width, batch_size, skip):
     `batch_size` usable images of `paths` (the last batch may be smaller), through the evaluation preprocessing.
     skip(path, reason) is called for each file that cannot be read, is not an image, is in a format the decoder
     cannot read, or is damaged. Only the current batch is held in memory."""
-    transform = T.Compose([V.Decode(), *preprocessing.eval_ops(height, width)])
+    ops = preprocessing.eval_ops(height, width)
     kept, images = [], []
     for done, path in enumerate(paths, 1):
         data, problem = _file_bytes(path)
         problem = problem or _image_problem(path, data)
         if not problem:
             try:
-                images.append(transform(np.frombuffer(data, np.uint8)))
+                image = np.frombuffer(data, np.uint8)
+                for op in ops:
+                    image = op(image)
+                images.append(image)
                 kept.append(path)
-            except (RuntimeError, ValueError) as err:
+            except (RuntimeError, ValueError, OSError) as err:
                 problem = f"damaged image ({str(err).strip().splitlines()[0]})"
         if problem:
             skip(path, problem)
         if len(kept) == batch_size or (done == len(paths) and kept):
             yield kept, np.stack(images).astype(np.float32), done
             kept, images = [], []
+
+
+def load_images(paths, preprocessing, height, width):
+    """(paths kept, float32 array N x 3 x height x width) of every usable image of `paths` at once, as
+    image_batches reads them; each file skipped is named on stdout with the reason."""
+    batches = list(image_batches(paths, preprocessing, height, width, max(len(paths), 1),
+                                 lambda path, reason: print(f"predict: skipped '{path}': {reason}", flush=True)))
+    if not batches:
+        raise UserError(f"none of the {len(paths)} file(s) given is a readable image.")
+    return batches[0][0], batches[0][1]
 
 
 class CheckpointModel:
