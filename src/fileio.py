@@ -1,6 +1,8 @@
 """Output and input paths: atomic file output (a file is complete or absent, never half-written), output
-folders checked by a test write before any work, and input files told apart from folders."""
+folders checked by a test write before any work, input files told apart from folders, and why an input
+cannot be opened."""
 import contextlib
+import errno
 import os
 import re
 import tempfile
@@ -96,3 +98,31 @@ def check_input_file(path, what, hint):
     if not os.path.isfile(path):
         raise UserError(f"{what} '{shown}' does not exist: {hint}")
     return path
+
+
+def _closed_folder(path):
+    """The first folder on the way to `path` (symbolic links followed) that this process may not enter, or None."""
+    folder = os.path.dirname(os.path.realpath(path))
+    ancestors = []
+    while folder not in ancestors:
+        ancestors.append(folder)
+        folder = os.path.dirname(folder)
+    return next((folder for folder in reversed(ancestors) if not os.access(folder, os.X_OK)), None)
+
+
+def unreachable(path, err):
+    """Why the input `path` cannot be opened (from the OSError `err` of stat or open) and what to do, as a phrase
+    that follows the path: "'x' {phrase}"."""
+    if err.errno == errno.ELOOP:
+        return "is a symbolic link loop (it leads back to itself): fix or remove the link"
+    if err.errno == errno.ENOENT and os.path.islink(path):
+        return f"is a broken symbolic link (its target '{os.readlink(path)}' does not exist): fix or remove the link"
+    if err.errno == errno.ENOENT:
+        return "does not exist"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        closed = _closed_folder(path)
+        if closed:
+            return (f"cannot be reached: no permission to enter the folder '{closed}' (chmod a+x it, or copy the "
+                    "files to a folder you can read)")
+        return "cannot be read: no read permission (chmod a+r it, or copy it to a file you can read)"
+    return f"cannot be read ({err.strerror or err})"

@@ -174,8 +174,31 @@ def jpeg_problem(data):
                 return "truncated JPEG: no end-of-image marker after its image data"
 
 
+DECODED_FORMATS = "JPEG, PNG, BMP or TIFF"
+"""The image formats MindSpore's Decode reads."""
+
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
+
+
+def undecodable_format(data):
+    """The name of the image format of `data` when it is one MindSpore's Decode cannot read (GIF, WebP, HEIF/HEIC,
+    AVIF), else None."""
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    if data[4:8] == b"ftyp":
+        brand = data[8:12]
+        if brand in (b"avif", b"avis"):
+            return "AVIF"
+        if brand in _HEIF_BRANDS:
+            return "HEIF/HEIC"
+    return None
+
+
 def image_data_problem(data):
-    """Why the bytes of an image file cannot be used (empty, not an image, truncated, corrupt headers), or None."""
+    """Why the bytes of an image file cannot be used (empty, not an image, an image format the decoder cannot
+    read, truncated, corrupt headers), or None."""
     if not data:
         return "the file is empty"
     if data[:3] == b"\xff\xd8\xff":
@@ -187,4 +210,9 @@ def image_data_problem(data):
         return None if len(data) >= declared else f"truncated BMP: {len(data)} of {declared} bytes"
     if data[:4] in (b"II*\x00", b"MM\x00*"):
         return None
-    return f"not a JPEG, PNG, BMP or TIFF image (starts with {data[:8]!r})"
+    undecodable = undecodable_format(data)
+    if undecodable:
+        article = "an" if undecodable[0] in "AEIOU" else "a"
+        return (f"{article} {undecodable} image, a format MindSpore's decoder cannot read (it reads "
+                f"{DECODED_FORMATS}): convert it, e.g. to PNG or JPEG")
+    return f"not a {DECODED_FORMATS} image (starts with {data[:8]!r})"

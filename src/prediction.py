@@ -1,6 +1,7 @@
 """predict.py's parts: the images to classify, the model (a checkpoint or an exported MINDIR file in MindSpore,
 or an ONNX file in onnxruntime), and the class names its outputs are reported with."""
 import os
+import stat
 
 import mindspore as ms
 import numpy as np
@@ -10,52 +11,94 @@ from src.checkpoint import AIR_HINT, checkpoint_metadata, exported_format
 from src.class_names import imagenet_class_names, read_class_names
 from src.data_files import IMAGE_EXTENSIONS
 from src.errors import UserError
-from src.image_check import image_data_problem
+from src.fileio import unreachable
+from src.image_check import image_data_problem, undecodable_format
 from src.inference import load_network, onnx_path
 from src.mindir_runner import MindirClassifier
 from src.onnx_runner import OnnxClassifier
 from src.preprocessing import resolve_image_size
 
 
-def list_images(path):
-    """`path` itself, or every file under the folder `path` (sorted, sub-folders included)."""
-    if os.path.isfile(path):
+def list_images(path, warn=print):
+    """`path` itself, or every file under the folder `path` (sorted, sub-folders included; a sub-folder that
+    cannot be listed is named and skipped). UserError when `path` cannot be reached, listed, or holds no files."""
+    shown = os.path.abspath(path)
+    try:
+        is_folder = stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError as err:
+        reason = unreachable(path, err)
+        hint = ": pass an image file or a folder of images" if reason == "does not exist" else ""
+        raise UserError(f"--image '{shown}' {reason}{hint}.") from None
+    if not is_folder:
         return [path]
-    if not os.path.isdir(path):
-        raise UserError(f"--image '{os.path.abspath(path)}' does not exist: pass an image file or a folder of images.")
-    files = sorted(os.path.join(root, name) for root, _, names in os.walk(path) for name in names)
+    unlisted = []
+    files = sorted(os.path.join(root, name) for root, _, names in os.walk(path, onerror=unlisted.append)
+                   for name in names)
+    for err in unlisted:
+        reason = f"cannot be listed ({err.strerror}): chmod a+rx it, or copy its files to a folder you can read"
+        if err.filename == path:
+            raise UserError(f"--image folder '{shown}' {reason}.")
+        warn(f"predict: skipped folder '{err.filename}': it {reason}", flush=True)
     if not files:
-        raise UserError(f"--image folder '{os.path.abspath(path)}' holds no files.")
+        raise UserError(f"--image folder '{shown}' holds no files: pass a folder of images (sub-folders included).")
     return files
 
 
-def load_images(paths, preprocessing, height, width, warn=print):
-    """(paths kept, float32 array N x 3 x height x width) through the evaluation preprocessing. Files that are
-    not images are skipped with a warning; damaged images are named and skipped."""
+def _file_bytes(path):
+    """(the bytes of the file `path`, None) or (None, why it cannot be read)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None, "not a regular file (a pipe, socket or device)"
+        with open(path, "rb") as stream:
+            return stream.read(), None
+    except OSError as err:
+        return None, f"it {unreachable(path, err)}"
+
+
+def _image_problem(path, data):
+    """Why the bytes `data` of the file `path` are not a usable image, or None."""
+    problem = image_data_problem(data)
+    if not problem or undecodable_format(data):
+        return problem
+    if problem.startswith("not a") and not path.lower().endswith(IMAGE_EXTENSIONS):
+        return "not an image"
+    return f"damaged image ({problem})"
+
+
+def image_batches(paths, preprocessing, height, width, batch_size, skip):
+    """Yield (paths, float32 array len(paths) x 3 x height x width, files of `paths` gone through) for every
+    `batch_size` usable images of `paths` (the last batch may be smaller), through the evaluation preprocessing.
+    skip(path, reason) is called for each file that cannot be read, is not an image, is in a format the decoder
+    cannot read, or is damaged. Only the current batch is held in memory."""
     ops = preprocessing.eval_ops(height, width)
     kept, images = [], []
-    for path in paths:
-        with open(path, "rb") as stream:
-            data = stream.read()
-        problem = image_data_problem(data)
-        is_image_name = path.lower().endswith(IMAGE_EXTENSIONS)
-        if problem and not is_image_name and problem.startswith("not a"):
-            warn(f"predict: skipped '{path}': not an image", flush=True)
-            continue
-        try:
-            if problem:
-                raise ValueError(problem)
-            image = np.frombuffer(data, np.uint8)
-            for op in ops:
-                image = op(image)
-        except (RuntimeError, ValueError, OSError) as err:
-            warn(f"predict: skipped '{path}': damaged image ({str(err).strip().splitlines()[0]})", flush=True)
-            continue
-        kept.append(path)
-        images.append(image)
-    if not kept:
-        raise UserError(f"none of the {len(paths)} file(s) given with --image is a readable image.")
-    return kept, np.stack(images).astype(np.float32)
+    for done, path in enumerate(paths, 1):
+        data, problem = _file_bytes(path)
+        problem = problem or _image_problem(path, data)
+        if not problem:
+            try:
+                image = np.frombuffer(data, np.uint8)
+                for op in ops:
+                    image = op(image)
+                images.append(image)
+                kept.append(path)
+            except (RuntimeError, ValueError, OSError) as err:
+                problem = f"damaged image ({str(err).strip().splitlines()[0]})"
+        if problem:
+            skip(path, problem)
+        if len(kept) == batch_size or (done == len(paths) and kept):
+            yield kept, np.stack(images).astype(np.float32), done
+            kept, images = [], []
+
+
+def load_images(paths, preprocessing, height, width):
+    """(paths kept, float32 array N x 3 x height x width) of every usable image of `paths` at once, as
+    image_batches reads them; each file skipped is named on stdout with the reason."""
+    batches = list(image_batches(paths, preprocessing, height, width, max(len(paths), 1),
+                                 lambda path, reason: print(f"predict: skipped '{path}': {reason}", flush=True)))
+    if not batches:
+        raise UserError(f"none of the {len(paths)} file(s) given is a readable image.")
+    return batches[0][0], batches[0][1]
 
 
 class CheckpointModel:

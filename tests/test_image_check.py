@@ -118,7 +118,10 @@ def test_damaged_jpeg_headers_are_named(kind):
 @pytest.mark.parametrize("data, message", [
     (b"", "the file is empty"),
     (b"<html>not found</html>", "not a JPEG, PNG, BMP or TIFF image (starts with b'<html>no')"),
-    (b"GIF89a" + bytes(20), "not a JPEG, PNG, BMP or TIFF image"),
+    (b"GIF89a" + bytes(20), "a GIF image, a format MindSpore's decoder cannot read (it reads JPEG, PNG, BMP or TIFF)"),
+    (b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(20), "a WebP image, a format MindSpore's decoder cannot read"),
+    (b"\x00\x00\x00\x18ftypheic" + bytes(20), "a HEIF/HEIC image, a format MindSpore's decoder cannot read"),
+    (b"\x00\x00\x00\x1cftypavif" + bytes(20), "an AVIF image, a format MindSpore's decoder cannot read"),
 ])
 def test_empty_and_non_image_files_are_named(data, message):
     assert image_data_problem(data).startswith(message)

@@ -1,9 +1,12 @@
 """predict.py on the demo JPEGs: class names, CSV equal to what it prints, agreement with eval.py's pipeline
-and with the ONNX export, skipped files, and every bad input."""
+and with the ONNX export, skipped files (unreadable entries, formats the decoder cannot read), streaming with
+a progress line and a stop that keeps the finished rows, and every bad input."""
 import csv
+import ctypes
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -22,9 +25,22 @@ LINE = re.compile(r"^(?P<image>\S+): (?P<top>.+)$")
 ENTRY = re.compile(r"(\d+)\. (.+?) \((\d+)\) ([0-9.]+)")
 
 
+def _without_permission_override():
+    """In the child before exec: drop root's right to ignore file permissions (CAP_DAC_OVERRIDE and
+    CAP_DAC_READ_SEARCH from the bounding set), so that chmod 000 means unreadable to predict.py as to a user."""
+    if os.geteuid() == 0:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for capability in (1, 2):
+            libc.prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP
+
+
+def predict_command(*args):
+    return [sys.executable, os.path.join(PROJECT_ROOT, "predict.py"), *map(str, args)]
+
+
 def predict(*args, cwd=None):
-    return subprocess.run([sys.executable, os.path.join(PROJECT_ROOT, "predict.py"), *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd or PROJECT_ROOT)
+    return subprocess.run(predict_command(*args), capture_output=True, text=True, cwd=cwd or PROJECT_ROOT,
+                          preexec_fn=_without_permission_override)
 
 
 def printed_rows(stdout):
@@ -152,7 +168,7 @@ def test_bad_inputs_are_one_line(trained_checkpoint, images, tmp_path):
         ([*model, "--file_name", "x.onnx", "--image", images], "pass exactly one model"),
         ([*model, "--image", images, "--topk", "0"], "--topk must be at least 1"),
         ([*model, "--image", images, "--class_names", wrong_names], "give 3 class names but the model has 10"),
-        ([*model, "--image", images, "--output", tmp_path / "no" / "p.csv"], "cannot be written"),
+        ([*model, "--image", images, "--output", images], f"--output '{images}' is a folder: pass a file name"),
         ([*model, "--image", only_text], "none of the 1 file(s) given with --image is a readable image"),
         (["--file_name", tmp_path / "absent.onnx", "--image", images], "does not exist"),
     ]
@@ -201,3 +217,108 @@ def test_a_checkpoint_is_used_at_the_size_it_was_trained_at(quickstart, demo_dat
     assert top1 > 0.8, metric  # the 75x75 answer (at 299x299: 0.1, chance)
     correct = [row for row in rows if row[1] == "1" and row[3] == os.path.basename(os.path.dirname(row[0]))]
     assert len(correct) > 0.8 * 20, rows
+
+
+def test_unreadable_entries_and_undecodable_formats_are_named_and_skipped(trained_checkpoint, images, tmp_path):
+    """Issue 23, items 3 and 9: the readable images are predicted, every other entry gets a line saying why and
+    what to do."""
+    folder = tmp_path / "photos"
+    good = sorted((images / "digit_1").iterdir())[:2]
+    folder.mkdir()
+    for path in good:
+        shutil.copy(path, folder)
+    (folder / "loop.jpg").symlink_to("loop.jpg")
+    (folder / "gone.jpg").symlink_to("deleted.jpg")
+    shutil.copy(good[0], folder / "secret.jpg")
+    (folder / "secret.jpg").chmod(0)
+    (folder / "locked").mkdir()
+    shutil.copy(good[0], folder / "locked")
+    (folder / "locked").chmod(0)
+    os.mkfifo(folder / "pipe.jpg")
+    (folder / "anim.gif").write_bytes(b"GIF89a" + bytes(40))
+    (folder / "photo.jpg").write_bytes(b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(40))  # a WebP named .jpg
+    try:
+        run = predict(*SHAPE, "--ckpt_file", trained_checkpoint, "--image", folder, "--topk", "1")
+    finally:
+        (folder / "locked").chmod(0o755)
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    assert [row[0] for row in printed_rows(run.stdout)] == [str(folder / path.name) for path in good]
+    lines = set(run.stdout.splitlines())
+    expected = [
+        f"skipped folder '{folder / 'locked'}': it cannot be listed (Permission denied): chmod a+rx it",
+        f"skipped '{folder / 'loop.jpg'}': it is a symbolic link loop (it leads back to itself): fix or remove the "
+        "link",
+        f"skipped '{folder / 'gone.jpg'}': it is a broken symbolic link (its target 'deleted.jpg' does not exist)",
+        f"skipped '{folder / 'secret.jpg'}': it cannot be read: no read permission (chmod a+r it",
+        f"skipped '{folder / 'pipe.jpg'}': not a regular file (a pipe, socket or device)",
+        f"skipped '{folder / 'anim.gif'}': a GIF image, a format MindSpore's decoder cannot read (it reads JPEG, "
+        "PNG, BMP or TIFF): convert it",
+        f"skipped '{folder / 'photo.jpg'}': a WebP image, a format MindSpore's decoder cannot read",
+    ]
+    for text in expected:
+        assert any(line.startswith(f"predict: {text}") for line in lines), (text, run.stdout)
+
+
+def test_unreachable_paths_say_what_is_wrong(trained_checkpoint, tmp_path):
+    """Issue 23, item 8: not "does not exist" for a link loop or a file in a closed folder, not "holds no
+    files" for a folder that cannot be listed."""
+    (tmp_path / "loop.jpg").symlink_to("loop.jpg")
+    (tmp_path / "closed").mkdir()
+    (tmp_path / "closed" / "a.jpg").write_bytes(b"x")
+    cases = [
+        (tmp_path / "loop.jpg", f"--image '{tmp_path / 'loop.jpg'}' is a symbolic link loop (it leads back to "
+                                "itself): fix or remove the link."),
+        (tmp_path / "closed" / "a.jpg", f"--image '{tmp_path / 'closed' / 'a.jpg'}' cannot be reached: no "
+                                        f"permission to enter the folder '{tmp_path / 'closed'}' (chmod a+x it"),
+        (tmp_path / "closed", f"--image folder '{tmp_path / 'closed'}' cannot be listed (Permission denied): "
+                              "chmod a+rx it"),
+    ]
+    (tmp_path / "closed").chmod(0)
+    try:
+        for path, message in cases:
+            run = predict(*SHAPE, "--ckpt_file", trained_checkpoint, "--image", path)
+            assert run.returncode == 2, (path, run.stderr)
+            assert run.stderr.strip().startswith(f"error: {message}") and len(run.stderr.splitlines()) == 1, \
+                run.stderr
+    finally:
+        (tmp_path / "closed").chmod(0o755)
+
+
+def test_rows_stream_with_progress_and_a_stop_keeps_the_finished_rows(trained_checkpoint, demo_data, tmp_path):
+    """Issue 23, item 12: rows are printed and written batch by batch with a progress line; SIGINT while
+    predicting leaves a CSV of the rows printed (complete rows only) and says so."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    source = os.path.join(demo_data, "imagenet", "train", "digit_4")
+    for index, name in enumerate(sorted(os.listdir(source)) * 2):
+        os.link(os.path.join(source, name), folder / f"{index:04d}_{name}")
+    total = len(os.listdir(folder))
+    out = tmp_path / "preds.csv"
+    with subprocess.Popen(predict_command(*SHAPE, "--ckpt_file", trained_checkpoint, "--image", folder, "--topk",
+                                          "2", "--batch_size", "4", "--output", out),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT) as proc:
+        shown = []
+        for line in proc.stdout:
+            shown.append(line)
+            if line.startswith("predict: ") and " files done, " in line:
+                with open(out, newline="", encoding="utf-8") as stream:
+                    early = list(csv.reader(stream))  # the CSV already holds the first two batches
+                proc.send_signal(signal.SIGINT)
+                break
+        rest, err = proc.communicate(timeout=120)
+    stdout = "".join(shown) + rest
+    progress = re.search(r"^predict: 8 of (\d+) files done, [0-9.]+ images/s, about \d+ (s|min \d+ s) left$",
+                         stdout, re.M)
+    assert progress and int(progress.group(1)) == total, stdout
+    assert len(early) == 1 + 8 * 2
+    rows = printed_rows(stdout)
+    done = len(rows) // 2
+    assert proc.returncode == 130, err
+    assert err.strip() == (f"predict.py: stopped by SIGINT (Ctrl-C). It had predicted {done} images of the {total} "
+                           f"files; '{out}' holds their rows (complete rows only)")
+    assert 8 <= done < total and done % 4 == 0
+    with open(out, newline="", encoding="utf-8") as stream:
+        table = list(csv.reader(stream))
+    assert table[0] == ["image", "rank", "class_index", "class_name", "probability"]
+    assert [tuple(row) for row in table[1:]] == rows
