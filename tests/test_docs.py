@@ -4,6 +4,7 @@ same things (headings, commands, figures). Plain text parsing: no MindSpore need
 import ast
 import collections
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -237,6 +238,26 @@ def test_configuration_doc_lists_every_key(documents):
     table = "\n".join(line for line in documents["docs/configuration.md"].prose if line.startswith("|"))
     missing = sorted(key for key in _config_keys() if f"`{key}`" not in table)
     assert not missing, f"docs/configuration.md's tables lack the keys: {', '.join(missing)}"
+
+
+def _tracked_files():
+    run = subprocess.run(["git", "-C", str(ROOT), "ls-files"], capture_output=True, text=True, check=False)
+    if run.returncode:
+        pytest.skip("not a git checkout")
+    return [line for line in run.stdout.splitlines() if (ROOT / line).exists()]
+
+
+def test_layout_tree_lists_every_file(documents):
+    for name in ("README.md", "README_CN.md"):
+        tree = next(body for _, body in documents[name].blocks if body.startswith(".\n"))
+        listed = {item.strip().rstrip("/") for line in tree.splitlines() if "── " in line
+                  for item in line.split("── ", 1)[1].split("#")[0].split(",")}
+        wanted = {path.split("/")[0] for path in _tracked_files() if path.split("/")[0] != ".gitignore"}
+        wanted |= {path[len("src/"):].split("/")[0] for path in _tracked_files()
+                   if path.startswith("src/") and path != "src/__init__.py"}
+        listed |= {item.split("/")[0] for item in listed}
+        missing = sorted(wanted - listed)
+        assert not missing, f"{name}: the layout tree lacks {missing}"
 
 
 def _commands(block):
