@@ -3,6 +3,7 @@ link only to what resolves, start with the two commands CI and the quickstart ru
 same things (headings, commands, figures). Plain text parsing: no MindSpore needed."""
 import ast
 import collections
+import functools
 import re
 import subprocess
 from pathlib import Path
@@ -176,9 +177,17 @@ def _names_a_missing_path(word):
         return False
     if first in SOURCE_DIRS and "/" in word:
         return not (ROOT / word).exists()
-    if "/" not in word and re.fullmatch(r"[\w.-]+\.(py|sh)|default_config[\w]*\.yaml", word):
-        return word not in NOT_OURS and not (ROOT / word).exists() and not any(ROOT.rglob(word))
+    if "/" not in word and re.fullmatch(r"[\w.-]+\.(py|sh|md|cc|h)|default_config\w*\.yaml|requirements[\w-]*\.txt",
+                                        word):
+        return word not in NOT_OURS and word not in _source_file_names()
     return False
+
+
+@functools.lru_cache(maxsize=None)
+def _source_file_names():
+    """Names of the files at the top level and in the source folders (a bare name may be any of them)."""
+    names = {path.name for path in ROOT.iterdir() if path.is_file()}
+    return names | {path.name for folder in SOURCE_DIRS for path in (ROOT / folder).rglob("*") if path.is_file()}
 
 
 def test_named_files_and_scripts_exist(documents):
