@@ -2,7 +2,7 @@
 
 Prints `metric: {'Loss': ..., 'Top1-Acc': ..., 'Top5-Acc': ...}` over every image of the eval split
 (ImageNet val/ folder or CIFAR-10 test batch, per ds_type); the last batch may be smaller. Class folders are
-labelled by name with the class names the checkpoint records.
+labelled by WordNet id (n01440764) or name with the classes the checkpoint records.
 """
 # pylint: disable=wrong-import-position
 if __name__ == "__main__":  # before any import starts a thread (src/interrupt.py)
@@ -14,7 +14,7 @@ from mindspore.train import Callback
 from src import interrupt
 from src.callback import StopOnSignal
 from src.checkpoint import checkpoint_metadata
-from src.data_files import check_unnamed_model_classes, dataset_class_names
+from src.data_files import class_indexing, dataset_class_names, evaluation_classes
 from src.context import init_context
 from src.dataset import explain_pipeline_errors
 from src.errors import report_user_errors
@@ -45,14 +45,17 @@ def run_eval(cfg):
     metadata = checkpoint_metadata(params)
     prep = resolve_preprocessing(cfg, metadata, f"'{cfg.checkpoint_path}'")
     print(prep.describe(cfg.height, cfg.width, crop=cfg.ds_type == "imagenet"), flush=True)
-    class_names = metadata.get("class_names")
-    check_unnamed_model_classes(cfg.dataset_path, cfg.ds_type, cfg.num_classes, class_names,
-                                f"'{cfg.checkpoint_path}'")
-    model, dataset = create_eval_model(cfg, net, cfg.dataset_path, prep, class_names)
+    class_names, class_ids = evaluation_classes(cfg.dataset_path, cfg.ds_type, cfg.num_classes, metadata,
+                                                f"'{cfg.checkpoint_path}'")
+    model, dataset = create_eval_model(cfg, net, cfg.dataset_path, prep, class_names, class_ids)
     if class_names and cfg.ds_type == "imagenet":
-        missing = sorted(set(class_names) - set(dataset_class_names(cfg.dataset_path, cfg.ds_type, False)))
-        print(f"eval: class folders labelled by name with the {len(class_names)} classes of '{cfg.checkpoint_path}'"
-              + (f"; no images of {len(missing)}: {', '.join(missing[:10])}" if missing else ""), flush=True)
+        folders = dataset_class_names(cfg.dataset_path, cfg.ds_type, False)
+        found = set(class_indexing(cfg.dataset_path, folders, class_names, class_ids).values())
+        missing = [name for label, name in enumerate(class_names) if label not in found]
+        how = "WordNet id or name" if class_ids else "name"
+        print(f"eval: class folders labelled by {how} with the {len(class_names)} classes of "
+              f"'{cfg.checkpoint_path}'" + (f"; no images of {len(missing)}: {', '.join(sorted(missing)[:10])}"
+                                            if missing else ""), flush=True)
     counter = ImageCounter()
     with explain_pipeline_errors(), interrupt.safe_points():
         try:

@@ -3,8 +3,8 @@ python eval_onnx.py --config_path CFG --dataset_path DATA --ds_type {imagenet,ci
                     --device_target {CPU,GPU} --file_name MODEL.onnx
 
 Batch size, height and width come from the model (export.py fixes them); the last partial batch is
-padded and the padding is not counted. Class folders are labelled by name with the class names the model
-records; a model whose output count differs from --num_classes, labels beyond its outputs and NaN or infinite
+padded and the padding is not counted. Class folders are labelled by WordNet id or name with the classes the
+model records; a model whose output count differs from --num_classes, labels beyond its outputs and NaN or infinite
 scores are errors, never an accuracy.
 """
 # pylint: disable=wrong-import-position
@@ -15,7 +15,7 @@ if __name__ == "__main__":  # before any import starts a thread (src/interrupt.p
 import os
 
 from src import interrupt
-from src.data_files import CIFAR_EVAL_FILE, check_unnamed_model_classes, imagenet_split_folder, list_image_folder
+from src.data_files import CIFAR_EVAL_FILE, evaluation_classes, imagenet_split_folder, list_image_folder
 from src.dataset import create_dataset, explain_pipeline_errors
 from src.errors import UserError, report_user_errors
 from src.inference import model_file
@@ -45,12 +45,13 @@ def run_eval_onnx(cfg):
     """Score every image of `cfg.dataset_path` with the ONNX model; return the TopKAccuracy."""
     model = OnnxClassifier(model_file(cfg.file_name, "ONNX"), cfg.device_target)
     check_outputs(cfg, model)
-    class_names = model.metadata.get("class_names")
-    check_unnamed_model_classes(cfg.dataset_path, cfg.ds_type, model.num_classes, class_names, f"'{model.path}'")
+    class_names, class_ids = evaluation_classes(cfg.dataset_path, cfg.ds_type, model.num_classes, model.metadata,
+                                                f"'{model.path}'")
     data_cfg = data_config(cfg, model, "eval_onnx")
     prep = resolve_preprocessing(cfg, model.metadata, f"'{model.path}'")
     print(prep.describe(data_cfg.height, data_cfg.width, crop=cfg.ds_type == "imagenet"), flush=True)
-    dataset = create_dataset(data_cfg, cfg.dataset_path, do_train=False, preprocessing=prep, class_names=class_names)
+    dataset = create_dataset(data_cfg, cfg.dataset_path, do_train=False, preprocessing=prep, class_names=class_names,
+                             class_ids=class_ids)
     accuracy = TopKAccuracy((1, 5) if cfg.ds_type == "imagenet" else (1,))
     with explain_pipeline_errors():
         for images, labels in dataset.create_tuple_iterator(num_epochs=1, output_numpy=True):

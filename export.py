@@ -19,6 +19,7 @@ import numpy as np
 
 from src import interrupt
 from src.checkpoint import METADATA_KEY, checkpoint_metadata
+from src.class_names import model_classes
 from src.context import init_context
 from src.errors import UserError, report_user_errors
 from src.fileio import atomic_output, prepare_output_file
@@ -44,12 +45,15 @@ def modelarts_pre_process(cfg):
 
 def exported_metadata(cfg, recorded):
     """What the exported file records (ONNX metadata_props / MINDIR user_info under METADATA_KEY): the
-    preprocessing the weights need (recorded, or the config's) and, when known, the class names."""
+    preprocessing the weights need (recorded, or the config's) and, when known, the class names and WordNet ids."""
     prep = resolve_preprocessing(cfg, recorded, f"'{cfg.ckpt_file}'")
     print(prep.describe(cfg.height, cfg.width), "(recorded in the exported file)", flush=True)
     metadata = {"preprocessing": prep.to_dict(), "num_classes": cfg.num_classes}
-    if recorded.get("class_names"):
-        metadata["class_names"] = recorded["class_names"]
+    class_names, class_ids = model_classes(recorded)
+    if class_names:
+        metadata["class_names"] = class_names
+    if class_ids:
+        metadata["class_ids"] = class_ids
     return metadata
 
 

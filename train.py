@@ -11,6 +11,7 @@ import mindspore as ms
 from src import interrupt
 from src.callback import CheckpointSaver, EvalCallBack, ProgressMonitor, StopOnSignal
 from src.checkpoint import assign_params, checkpoint_metadata, read_checkpoint
+from src.class_names import folder_classes
 from src.data_files import dataset_class_names
 from src.context import init_context, init_distributed
 from src.dataset import create_dataset, explain_pipeline_errors
@@ -52,20 +53,21 @@ def check_train_config(cfg):
 
 
 def training_class_names(cfg, recorded):
-    """The training data's class names in label order (recorded in every checkpoint), or None. UserError when
-    an ImageNet-style folder has fewer class folders than num_classes (unless allow_fewer_classes) or when the
-    resumed checkpoint's metadata `recorded` names other classes."""
+    """The training data's classes in label order (recorded in every checkpoint): (names, WordNet ids), see
+    src.class_names.folder_classes; (None, None) for CIFAR-10 without names. UserError when an ImageNet-style
+    folder has fewer class folders than num_classes (unless allow_fewer_classes) or when the resumed
+    checkpoint's metadata `recorded` names other classes."""
     names = dataset_class_names(cfg.dataset_path, cfg.ds_type, True)
     if cfg.ds_type == "imagenet" and len(names) < cfg.num_classes and not cfg.allow_fewer_classes:
         raise UserError(f"the training data '{cfg.dataset_path}' has {len(names)} class folders but num_classes is "
                         f"{cfg.num_classes}: set --num_classes {len(names)}, add the missing class folders, or "
                         f"pass --allow_fewer_classes True to train {cfg.num_classes} outputs on {len(names)} classes.")
-    before = recorded.get("class_names")
+    before = recorded.get("class_ids") or recorded.get("class_names")
     if before and names and list(before) != names:
         changed = sorted(set(before) ^ set(names)) or ["(the same names in another order)"]
         raise UserError(f"'{cfg.resume}' was trained on other classes than those of '{cfg.dataset_path}' (differing: "
                         f"{', '.join(changed[:5])}): resume on the data it was trained on.")
-    return names
+    return folder_classes(names) if cfg.ds_type == "imagenet" else (names, None)
 
 
 def restore(cfg, params, net, optimizer, steps_per_epoch, group_size):
@@ -107,7 +109,7 @@ def run_train(cfg):
     ckpt_dir = os.path.join(cfg.ckpt_path, f"ckpt_{rank_id}")
     writer = not cfg.is_save_on_master or rank_id == 0
     run_folder = claim_run_folder(ckpt_dir, CKPT_PREFIX, run_id, cfg.resume) if writer else None
-    class_names = training_class_names(cfg, recorded)
+    class_names, class_ids = training_class_names(cfg, recorded)
     pretrained = read_checkpoint(cfg.pretrained) if cfg.pretrained else None
     weights = f"'{cfg.resume or cfg.pretrained}'"
     prep = resolve_preprocessing(cfg, recorded or (checkpoint_metadata(pretrained) if pretrained else {}), weights)
@@ -141,7 +143,8 @@ def run_train(cfg):
     callbacks = [ProgressMonitor(steps_per_epoch, cfg.batch_size, done, lrs, cfg.loss_scale)]
     saver = None
     if writer:
-        metadata = {"preprocessing": prep.to_dict(), **({"class_names": class_names} if class_names else {})}
+        metadata = {"preprocessing": prep.to_dict(), **({"class_names": class_names} if class_names else {}),
+                    **({"class_ids": class_ids} if class_ids else {})}
         saver = CheckpointSaver(ckpt_dir, CKPT_PREFIX, steps_per_epoch, total_steps, done,
                                 cfg.save_checkpoint_epochs, cfg.save_checkpoint_steps, cfg.keep_checkpoint_max,
                                 metadata=lambda step: {**metadata, TRAINING_KEY: training_metadata(
@@ -149,7 +152,7 @@ def run_train(cfg):
         callbacks.append(saver)
         evaluator = None
         if cfg.eval_dataset_path:
-            eval_model, eval_data = create_eval_model(cfg, net, cfg.eval_dataset_path, prep, class_names)
+            eval_model, eval_data = create_eval_model(cfg, net, cfg.eval_dataset_path, prep, class_names, class_ids)
             best_path = os.path.join(ckpt_dir, "inceptionv4-best.ckpt")
             evaluator = EvalCallBack(lambda: eval_model.eval(eval_data, callbacks=[StopOnSignal()],
                                                              dataset_sink_mode=False),

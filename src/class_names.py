@@ -1,10 +1,13 @@
-"""Class names: the ImageNet-1k list shipped with the project, a text file, or a dataset's class folders."""
+"""Class names and WordNet ids: the ImageNet-1k lists shipped with the project, a text file, or a dataset's class
+folders. A class is identified by its WordNet id where known (ImageNet's folder names) and named by its name."""
 import os
 
 from src.errors import UserError
 
 IMAGENET_CLASSES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "imagenet_classes.txt")
 """The 1,000 ImageNet-1k class names, line i = class index i (sorted WordNet-id folder order)."""
+IMAGENET_IDS_FILE = os.path.join(os.path.dirname(IMAGENET_CLASSES_FILE), "imagenet_synsets.txt")
+"""The 1,000 ImageNet-1k WordNet ids (n01440764, ...), line i = class index i, as in IMAGENET_CLASSES_FILE."""
 
 
 def read_names_file(path):
@@ -25,6 +28,33 @@ def read_names_file(path):
 
 def imagenet_class_names():
     return read_names_file(IMAGENET_CLASSES_FILE)
+
+
+def imagenet_class_ids():
+    return read_names_file(IMAGENET_IDS_FILE)
+
+
+def model_classes(metadata):
+    """(class names, WordNet ids or None) the weights' metadata records: "class_names", with "class_ids" when
+    recorded, or ImageNet-1k's wnids when the names are its 1,000 names (checkpoints converted before class_ids
+    were recorded); (None, None) without names."""
+    names = metadata.get("class_names")
+    if not names:
+        return None, None
+    ids = metadata.get("class_ids")
+    if not ids and list(names) == imagenet_class_names():
+        ids = imagenet_class_ids()
+    return list(names), (list(ids) if ids and len(ids) == len(names) else None)
+
+
+def folder_classes(folders):
+    """(names, ids) of a training folder's sorted class folders: ImageNet-1k's names with the folders as ids when
+    every folder is an ImageNet-1k WordNet id, else (folders, None)."""
+    position = {wnid: index for index, wnid in enumerate(imagenet_class_ids())}
+    if not folders or any(folder not in position for folder in folders):
+        return folders, None
+    names = imagenet_class_names()
+    return [names[position[folder]] for folder in folders], list(folders)
 
 
 def read_class_names(path):

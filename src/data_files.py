@@ -7,6 +7,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from src.class_names import imagenet_class_ids, imagenet_class_names, model_classes
 from src.errors import UserError
 from src.image_check import image_data_problem
 
@@ -22,6 +23,9 @@ CIFAR_TRAIN_PATTERN = re.compile(r"^data_batch_(\d+)\.bin$")
 CIFAR_EVAL_FILE = "test_batch.bin"
 
 IMAGENET_LAYOUT = "<folder>/<class name>/<image>.JPEG, one sub-folder per class (e.g. ImageNet's train/ or val/)"
+PREPARE_VAL_HINT = ("python -m src.tools.prepare_imagenet_val --images FLAT_DIR --labels "
+                    "ILSVRC2012_validation_ground_truth.txt --devkit DEVKIT_DIR (or --labels LOC_val_solution.csv) "
+                    "--output VAL_DIR")
 IMAGENET_SPLITS = {True: ("train",), False: ("val", "validation_preprocess")}
 """Split folders of an ImageNet root, for training and for evaluation (validation_preprocess/: the original's)."""
 CIFAR_LAYOUT = (f"<folder>/{CIFAR_TRAIN_DIR}/data_batch_*.bin for training and "
@@ -94,22 +98,29 @@ def _shown(names, count=5):
                                                                if len(names) > count else "")
 
 
-def class_indexing(path, classes, class_names):
-    """{class folder: label}: the folder's position in `class_names` (the model's classes) when given, else in
-    the sorted folders. UserError naming the folders that are not classes of the model."""
+def class_indexing(path, classes, class_names, class_ids=None):
+    """{class folder: label}: the folder's position in the model's classes when given, found by WordNet id
+    (`class_ids`, ImageNet's folder names) or by name (`class_names`), else in the sorted folders. UserError
+    naming the folders that are neither."""
     if class_names is None:
         return {name: label for label, name in enumerate(classes)}
-    unknown = [name for name in classes if name not in class_names]
+    position = {}
+    for keys in (class_ids or (), class_names):
+        for label, key in enumerate(keys):
+            position.setdefault(key, label)
+    unknown = [name for name in classes if name not in position]
     if unknown:
         raise UserError(f"class folder(s) {_shown(unknown)} of '{path}' are not classes of the model, whose "
-                        f"{len(class_names)} classes are {_shown(list(class_names))}: remove or rename those "
-                        "folders, or use a model trained on them.")
-    return {name: class_names.index(name) for name in classes}
+                        f"{len(class_names)} classes are {_shown(list(class_names))}"
+                        + (f" (WordNet ids {_shown(list(class_ids), 2)})" if class_ids else "")
+                        + ": remove or rename those folders, or use a model trained on them.")
+    return {name: position[name] for name in classes}
 
 
-def list_image_folder(path, num_classes=None, class_names=None):
+def list_image_folder(path, num_classes=None, class_names=None, class_ids=None):
     """List an ImageNet-style folder in MindSpore's reading order (sorted classes, sorted file names), with
-    labels by position in `class_names` (the model's classes, see class_indexing) or in the sorted folders.
+    labels by position in the model's classes (`class_names`, `class_ids`: see class_indexing) or in the sorted
+    folders.
 
     Raises UserError for a missing folder, a wrong layout (images directly in `path`, or a dataset root
     holding train/ and val/), class folders without images, more classes than `num_classes`, or a class
@@ -119,9 +130,12 @@ def list_image_folder(path, num_classes=None, class_names=None):
     classes = sorted(entry.name for entry in os.scandir(path) if entry.is_dir())
     if not classes:
         loose = _image_names(path)
-        found = f"image files ({loose[0]}, ...) directly inside it" if loose else "no class folders"
-        raise UserError(f"dataset folder '{path}' has {found}: expected {IMAGENET_LAYOUT}.")
-    indexing = class_indexing(path, classes, class_names)
+        if loose:
+            raise UserError(f"dataset folder '{path}' has image files ({loose[0]}, ...) directly inside it: expected "
+                            f"{IMAGENET_LAYOUT}. For ImageNet's flat validation set, sort it into class folders "
+                            f"with {PREPARE_VAL_HINT}")
+        raise UserError(f"dataset folder '{path}' has no class folders: expected {IMAGENET_LAYOUT}.")
+    indexing = class_indexing(path, classes, class_names, class_ids)
     files, labels, empty = [], [], []
     for name in classes:
         names = _image_names(os.path.join(path, name))
@@ -151,18 +165,29 @@ def list_image_folder(path, num_classes=None, class_names=None):
     return ImageFolder(path, classes, files, np.asarray(labels, np.int32), extensions, indexing)
 
 
-def check_unnamed_model_classes(path, ds_type, num_classes, class_names, model):
-    """Before evaluating `model` (its name, for messages) on the evaluation data at `path`: a model that records
-    no class names is scored with the sorted class folders as labels, which is right only when the folder
-    holds all num_classes of them. UserError otherwise (a missing folder would shift every later label)."""
-    if ds_type != "imagenet" or class_names is not None:
-        return
+def evaluation_classes(path, ds_type, num_classes, metadata, model):
+    """(class names, WordNet ids) to label the evaluation data at `path` with, for `model` (its name, for
+    messages) whose weights' metadata is `metadata`: the recorded classes (src.class_names.model_classes);
+    for a 1000-class model without them (the original's checkpoints: ImageNet-1k), ImageNet-1k's when every
+    class folder is one of its WordNet ids or names; else (None, None), scoring with the sorted class folders as
+    labels, which is right only when the folder holds all num_classes of them: UserError otherwise (a missing
+    folder would shift every later label)."""
+    names, ids = model_classes(metadata)
+    if ds_type != "imagenet" or names is not None:
+        return names, ids
     classes = dataset_class_names(path, ds_type, False)
+    if not classes:
+        return None, None  # not class folders: the pipeline's layout check says what is wrong
+    if num_classes == 1000:
+        known = set(imagenet_class_ids()) | set(imagenet_class_names())
+        if all(name in known for name in classes):
+            return imagenet_class_names(), imagenet_class_ids()
     if len(classes) < num_classes:
         raise UserError(f"'{os.path.abspath(path)}' has {len(classes)} class folders but {model} has {num_classes} "
                         "classes and records no class names: labels taken from the sorted folders would shift "
                         f"at the first missing class. Evaluate on a folder with all {num_classes} class folders, or "
                         "a model trained by this version's train.py (its checkpoints record the class names).")
+    return None, None
 
 
 def dataset_class_names(path, ds_type, do_train):

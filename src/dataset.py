@@ -63,14 +63,15 @@ def _batch(data_set, do_train, cfg, repeat_num):
 
 
 def create_dataset_imagenet(dataset_path, do_train, cfg, repeat_num=1, rank_id=0, group_size=1, shuffle=None,
-                            preprocessing=None, class_names=None):
+                            preprocessing=None, class_names=None, class_ids=None):
     """Pipeline over an ImageNet-style folder (<path>/<class>/<image>; label: the class folder's position in
-    `class_names`, the model's classes, or else in the sorted class folders), or over
+    the model's classes, found by WordNet id in `class_ids` or by name in `class_names`, or else in the sorted
+    class folders), or over
     the train/ (do_train) or validation folder of an ImageNet root (src.data_files.imagenet_split_folder).
 
     Train (cfg.augment): random crop (scale 0.08-1, ratio 3/4-4/3) decoded and resized to (height, width),
     horizontal flip, colour jitter 0.4. Eval, and train without augment: decode, resize the shorter side to
-    size / crop_pct, centre crop (`preprocessing`, by default the config's). Every file
+    size / crop_pct, centre crop (`preprocessing`, by default the config's; see its eval_ops). Every file
     is checked as it is read (src.image_check: empty, not an image, truncated, damaged JPEG headers): a bad
     one stops the pipeline with an error naming it.
     """
@@ -78,7 +79,7 @@ def create_dataset_imagenet(dataset_path, do_train, cfg, repeat_num=1, rank_id=0
     if split != dataset_path:
         print(f"dataset: ImageNet root '{dataset_path}': reading {split}", flush=True)
         dataset_path = split
-    folder = list_image_folder(dataset_path, cfg.num_classes, class_names)
+    folder = list_image_folder(dataset_path, cfg.num_classes, class_names, class_ids)
     shuffle = do_train if shuffle is None else shuffle
     _check_shard_size(dataset_path, len(folder.files), do_train, cfg, group_size)
     workers = worker_count(cfg.work_nums, group_size)
@@ -94,16 +95,16 @@ def create_dataset_imagenet(dataset_path, do_train, cfg, repeat_num=1, rank_id=0
                V.RandomHorizontalFlip(prob=0.5),
                V.RandomColorAdjust(brightness=0.4, contrast=0.4, saturation=0.4), prep.normalize_op(), V.HWC2CHW()]
     else:
-        ops = [V.Decode(), *prep.eval_ops(*size)]
+        ops = prep.eval_ops(*size)
     data_set = data_set.map(ops, input_columns="image", num_parallel_workers=workers)
     return _batch(data_set, do_train, cfg, repeat_num)
 
 
 def create_dataset_cifar10(dataset_path, do_train, cfg, repeat_num=1, rank_id=0, group_size=1, shuffle=None,
-                           preprocessing=None, class_names=None):  # pylint: disable=unused-argument
+                           preprocessing=None, class_names=None, class_ids=None):  # pylint: disable=unused-argument
     """Pipeline over CIFAR-10 binary files (<path>/cifar-10-batches-bin/data_batch_*.bin for training,
     <path>/cifar-10-verify-bin/test_batch.bin for evaluation), reading every whole record of every file.
-    Labels are the class indices of the records (`class_names` is not needed).
+    Labels are the class indices of the records (`class_names` and `class_ids` are not needed).
 
     Train (cfg.augment): random crop 32 with padding 4, horizontal flip. Both: resize to (height, width) with
     the preprocessing's interpolation and normalise with its mean/std (crop_pct does not apply: no crop).
@@ -125,11 +126,12 @@ def create_dataset_cifar10(dataset_path, do_train, cfg, repeat_num=1, rank_id=0,
 
 
 def create_dataset(cfg, dataset_path, do_train, repeat_num=1, rank_id=0, group_size=1, shuffle=None,
-                   preprocessing=None, class_names=None):
+                   preprocessing=None, class_names=None, class_ids=None):
     """The pipeline for cfg.ds_type ('imagenet' or 'cifar10'); `preprocessing` (src.preprocessing) defaults to
     the config's keys."""
     create = {"imagenet": create_dataset_imagenet, "cifar10": create_dataset_cifar10}[cfg.ds_type]
-    return create(dataset_path, do_train, cfg, repeat_num, rank_id, group_size, shuffle, preprocessing, class_names)
+    return create(dataset_path, do_train, cfg, repeat_num, rank_id, group_size, shuffle, preprocessing, class_names,
+                  class_ids)
 
 
 _BAD_FILE_PATTERNS = (  # BadImageFile raised while reading; MindSpore's decoder failing on a file

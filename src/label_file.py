@@ -1,7 +1,7 @@
 """Label files of the C++ inference app: one `<image-stem>:<class index>` line per image.
 
-Class indices are the positions of the class folders in the model's class names when given (as eval.py
-numbers them for a checkpoint that records them), else in the sorted class folders
+Class indices are the positions of the class folders (WordNet ids or names) in the model's classes when given
+(as eval.py numbers them for a checkpoint that records them), else in the sorted class folders
 (src.data_files.list_image_folder).
 """
 import os
@@ -11,10 +11,10 @@ from src.errors import UserError
 from src.fileio import atomic_output, check_input_file
 
 
-def class_images(dataset_path, class_names=None):
+def class_images(dataset_path, class_names=None, class_ids=None):
     """[(image stem, class index)] of an ImageNet-style folder `<dataset_path>/<class>/<image>`, in the
-    order eval.py reads it; indices by position in `class_names` when given."""
-    folder = list_image_folder(dataset_path, class_names=class_names)
+    order eval.py reads it; indices by position in the model's classes (`class_names`, `class_ids`) when given."""
+    folder = list_image_folder(dataset_path, class_names=class_names, class_ids=class_ids)
     items, where = [], {}
     for path, label in zip(folder.files, folder.labels):
         stem = os.path.splitext(os.path.basename(path))[0]
@@ -26,10 +26,10 @@ def class_images(dataset_path, class_names=None):
     return items
 
 
-def write_label_file(dataset_path, label_file, class_names=None):
-    """Write the label file of `dataset_path` (indices by position in `class_names` when given); return the
-    number of images."""
-    items = class_images(dataset_path, class_names)
+def write_label_file(dataset_path, label_file, class_names=None, class_ids=None):
+    """Write the label file of `dataset_path` (indices by position in the model's classes when given); return
+    the number of images."""
+    items = class_images(dataset_path, class_names, class_ids)
     with atomic_output(label_file) as tmp:
         with open(tmp, "w", encoding="utf-8") as stream:
             stream.writelines(f"{stem}:{label}\n" for stem, label in items)

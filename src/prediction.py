@@ -3,8 +3,6 @@ onnxruntime), and the class names its outputs are reported with."""
 import os
 
 import mindspore as ms
-import mindspore.dataset.transforms as T
-import mindspore.dataset.vision as V
 import numpy as np
 
 from src.checkpoint import checkpoint_metadata
@@ -31,7 +29,7 @@ def list_images(path):
 def load_images(paths, preprocessing, height, width, warn=print):
     """(paths kept, float32 array N x 3 x height x width) through the evaluation preprocessing. Files that are
     not images are skipped with a warning; damaged images are named and skipped."""
-    transform = T.Compose([V.Decode(), *preprocessing.eval_ops(height, width)])
+    ops = preprocessing.eval_ops(height, width)
     kept, images = [], []
     for path in paths:
         with open(path, "rb") as stream:
@@ -44,8 +42,10 @@ def load_images(paths, preprocessing, height, width, warn=print):
         try:
             if problem:
                 raise ValueError(problem)
-            image = transform(np.frombuffer(data, np.uint8))
-        except (RuntimeError, ValueError) as err:
+            image = np.frombuffer(data, np.uint8)
+            for op in ops:
+                image = op(image)
+        except (RuntimeError, ValueError, OSError) as err:
             warn(f"predict: skipped '{path}': damaged image ({str(err).strip().splitlines()[0]})", flush=True)
             continue
         kept.append(path)

@@ -1,4 +1,5 @@
-"""The evaluation/inference preprocessing: normalisation, resize interpolation and centre-crop fraction.
+"""The evaluation/inference preprocessing: normalisation, resize interpolation and centre-crop fraction, and
+which resize implementation and rounding of the resize length reproduce the weights' source exactly.
 
 One definition for eval.py, the evaluation callback, eval_onnx.py, predict.py and the ONNX quantizer's
 calibration (all through src.dataset), recorded with the weights (checkpoint and exported-model metadata)
@@ -16,19 +17,34 @@ from src.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2023, 0.1994, 0.2010)
+"""The original's CIFAR-10 normalisation (its src/dataset.py): the default for ds_type cifar10."""
 INTERPOLATIONS = {"bilinear": V.Inter.LINEAR, "bicubic": V.Inter.CUBIC}
 KEYS = ("image_mean", "image_std", "interpolation", "crop_pct")
 """Config keys (and metadata fields) of the preprocessing."""
+RESIZE_BACKENDS = ("numpy", "pil")
+"""resize_backend: MindSpore's Resize on the decoded NumPy array (the original, mindcv), or on the PIL image,
+which calls PIL's antialiased resize (timm's torchvision transforms)."""
+RESIZE_ROUNDINGS = ("round", "floor")
+"""resize_rounding: the resize length size / crop_pct rounded (this project's earlier records) or floored
+(timm and mindcv compute floor(size / crop_pct))."""
+EXACT_KEYS = ("resize_backend", "resize_rounding")
+"""Metadata fields that records written before them lack (read as numpy and round, except a source's own record,
+see resolve_preprocessing)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Preprocessing:
     """Per-channel mean and std on 0-1 pixels (RGB), resize interpolation, and crop_pct: the shorter side is
-    resized to size / crop_pct, then the centre (height, width) is cropped."""
+    resized to size / crop_pct (resize_rounding), then the centre (height, width) is cropped; resize_backend
+    says whose resize implementation runs."""
     image_mean: tuple = IMAGENET_MEAN
     image_std: tuple = IMAGENET_STD
     interpolation: str = "bilinear"
     crop_pct: float = 1.0
+    resize_backend: str = "numpy"
+    resize_rounding: str = "round"
 
     @classmethod
     def from_values(cls, values, where):
@@ -49,22 +65,29 @@ class Preprocessing:
         crop = values["crop_pct"]
         if isinstance(crop, bool) or not isinstance(crop, (int, float)) or not 0.0 < crop <= 1.0:
             raise UserError(f"'crop_pct' {where} must lie in (0, 1], got {crop!r}.")
+        exact = {key: values.get(key, getattr(cls, key)) for key in EXACT_KEYS}
+        for key, allowed in (("resize_backend", RESIZE_BACKENDS), ("resize_rounding", RESIZE_ROUNDINGS)):
+            if exact[key] not in allowed:
+                raise UserError(f"'{key}' {where} is {exact[key]!r}; allowed values: {', '.join(allowed)}.")
         return cls(tuple(float(v) for v in mean), tuple(float(v) for v in std), values["interpolation"],
-                   float(crop))
+                   float(crop), **exact)
 
     def to_dict(self):
         return {"image_mean": list(self.image_mean), "image_std": list(self.image_std),
-                "interpolation": self.interpolation, "crop_pct": self.crop_pct}
+                "interpolation": self.interpolation, "crop_pct": self.crop_pct,
+                "resize_backend": self.resize_backend, "resize_rounding": self.resize_rounding}
 
     def resize_size(self, height, width):
         """Length the shorter image side is resized to before the centre crop."""
-        return int(round(max(height, width) / self.crop_pct))
+        length = max(height, width) / self.crop_pct
+        return int(math.floor(length) if self.resize_rounding == "floor" else round(length))
 
     def describe(self, height, width, crop=True):
         """One line saying what the images go through (crop=False: CIFAR-10 records, resized without a crop)."""
         numbers = lambda values: " ".join(f"{v:g}" for v in values)  # noqa: E731
-        shape = (f"{self.interpolation} resize to {self.resize_size(height, width)}, centre crop "
-                 f"{height}x{width}" if crop else f"{self.interpolation} resize to {height}x{width}")
+        how = self.interpolation + (" (PIL)" if self.resize_backend == "pil" else "")
+        shape = (f"{how} resize to {self.resize_size(height, width)}, centre crop "
+                 f"{height}x{width}" if crop else f"{how} resize to {height}x{width}")
         return f"preprocessing: {shape}, mean {numbers(self.image_mean)}, std {numbers(self.image_std)}"
 
     def normalize_op(self):
@@ -72,22 +95,48 @@ class Preprocessing:
         return V.Normalize([m * 255 for m in self.image_mean], [s * 255 for s in self.image_std])
 
     def eval_ops(self, height, width):
-        """Decoded HWC RGB image -> normalised CHW float32 image of (height, width)."""
-        return [V.Resize(self.resize_size(height, width), INTERPOLATIONS[self.interpolation]),
-                V.CenterCrop((height, width)), self.normalize_op(), V.HWC2CHW()]
+        """Image file bytes -> normalised CHW float32 image of (height, width): decode, resize the shorter side,
+        centre crop (on the PIL image with resize_backend pil: PIL's own resize, as torchvision does it)."""
+        pil = self.resize_backend == "pil"
+        return [V.Decode(to_pil=pil), V.Resize(self.resize_size(height, width), INTERPOLATIONS[self.interpolation]),
+                V.CenterCrop((height, width)), *([V.ToNumpy()] if pil else []), self.normalize_op(), V.HWC2CHW()]
 
 
 SOURCES = {
     "original": Preprocessing(),
-    "mindcv": Preprocessing(crop_pct=0.875),
-    "timm": Preprocessing((0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bicubic", 0.875),
+    "mindcv": Preprocessing(crop_pct=0.875, resize_rounding="floor"),
+    "timm": Preprocessing((0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bicubic", 0.875, "pil", "floor"),
 }
-"""What each source's weights were trained and evaluated with (read from each project's code and configs)."""
+"""What each source's weights were trained and evaluated with (read from each project's code and configs): the
+original resizes NumPy arrays (Resize(299) + CenterCrop(299)); mindcv resizes NumPy arrays to
+floor(size / crop_pct); timm resizes the PIL image (antialiased) to floor(size / crop_pct)."""
 
 
 def config_preprocessing(cfg):
-    """The preprocessing the config's keys describe."""
-    return Preprocessing.from_values({key: getattr(cfg, key) for key in KEYS}, "in the configuration")
+    """The preprocessing the config's keys describe; for ds_type cifar10, image_mean and image_std not given on
+    the command line are CIFAR-10's (the original's CIFAR-10 pipeline normalises with them)."""
+    values = {key: getattr(cfg, key) for key in KEYS}
+    if getattr(cfg, "ds_type", "imagenet") == "cifar10":
+        for key, cifar in (("image_mean", CIFAR10_MEAN), ("image_std", CIFAR10_STD)):
+            if not cfg.given(key):
+                values[key] = cifar
+    return Preprocessing.from_values(values, "in the configuration")
+
+
+def _completed(recorded, metadata):
+    """A record written before EXACT_KEYS existed, completed: the converted source's own fields when the
+    metadata names it (converted_from) or the record is timm's (its mean/std 0.5 and bicubic are timm's only),
+    else numpy and round (as such records were read)."""
+    if all(key in recorded for key in EXACT_KEYS):
+        return recorded
+    origin = metadata.get("converted_from")
+    source = origin.get("source") if isinstance(origin, dict) else None
+    timm = SOURCES["timm"]
+    legacy = {key: recorded[key] for key in KEYS}
+    if source not in SOURCES and not _differs(legacy, {key: timm.to_dict()[key] for key in KEYS}):
+        source = "timm"
+    exact = SOURCES[source].to_dict() if source in SOURCES else Preprocessing().to_dict()
+    return {**{key: exact[key] for key in EXACT_KEYS}, **recorded}
 
 
 def resolve_preprocessing(cfg, metadata, source="the weights", printer=print):
@@ -97,7 +146,7 @@ def resolve_preprocessing(cfg, metadata, source="the weights", printer=print):
     recorded = metadata.get("preprocessing")
     if not isinstance(recorded, dict) or any(key not in recorded for key in KEYS):
         return config_preprocessing(cfg)
-    values = Preprocessing.from_values(recorded, f"recorded in {source}").to_dict()
+    values = Preprocessing.from_values(_completed(recorded, metadata), f"recorded in {source}").to_dict()
     for key in KEYS:
         wanted = getattr(cfg, key)
         if cfg.given(key) and _differs(wanted, values[key]):
@@ -108,6 +157,8 @@ def resolve_preprocessing(cfg, metadata, source="the weights", printer=print):
 
 
 def _differs(a, b):
+    if isinstance(a, dict):
+        return a.keys() != b.keys() or any(_differs(a[key], b[key]) for key in a)
     if isinstance(a, (list, tuple)):
         return len(a) != len(b) or any(_differs(x, y) for x, y in zip(a, b))
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):

@@ -60,7 +60,7 @@ def prepare(model_path, prepared_path):
         quant_pre_process(converted, prepared_path, skip_symbolic_shape=True)  # static shapes: no sympy needed
 
 
-def calibration_images(cfg, dataset_path, count, batch_size, preprocessing, class_names=None):
+def calibration_images(cfg, dataset_path, count, batch_size, preprocessing, class_names=None, class_ids=None):
     """The first `count` images of the training split of `dataset_path`, shuffled with cfg.seed, through the
     evaluation preprocessing `preprocessing` at cfg's size: (list of float32 batches of `batch_size`, the
     number of images read). The last batch is completed with images from the start, so every batch is whole."""
@@ -71,7 +71,7 @@ def calibration_images(cfg, dataset_path, count, batch_size, preprocessing, clas
     images = []
     with explain_pipeline_errors():
         data = create_dataset(Config(values), dataset_path, do_train=True, shuffle=True, preprocessing=preprocessing,
-                              class_names=class_names)
+                              class_names=class_names, class_ids=class_ids)
         for image, _ in data.create_tuple_iterator(num_epochs=1, output_numpy=True):
             images.append(image[0])
             if len(images) == count:

@@ -166,3 +166,24 @@ def trained_checkpoint(demo_data, tmp_path_factory):
     finally:
         ms.set_context(mode=ms.GRAPH_MODE)
     return path
+
+
+@pytest.fixture(scope="session")
+def timm_checkpoint(tmp_path_factory):
+    """timm's recipe weights (tests/timm_reference.py, 1000 classes) as a model.safetensors, converted by
+    src.tools.convert_checkpoint: a checkpoint recording timm's preprocessing and ImageNet-1k's classes."""
+    import subprocess
+    import sys
+
+    from safetensors.numpy import save_file
+
+    from src.model_utils.config import PROJECT_ROOT
+    from tests.timm_reference import recipe_weights
+    folder = tmp_path_factory.mktemp("timm_converted")
+    save_file(dict(recipe_weights()), str(folder / "model.safetensors"))
+    run = subprocess.run([sys.executable, "-m", "src.tools.convert_checkpoint", "--source", "timm", "--input",
+                          str(folder / "model.safetensors"), "--output", str(folder / "timm.ckpt")],
+                         capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert run.returncode == 0, run.stderr
+    os.remove(folder / "model.safetensors")
+    return str(folder / "timm.ckpt")

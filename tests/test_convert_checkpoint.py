@@ -59,8 +59,10 @@ def test_timm_safetensors_reproduce_timm_log_probabilities(timm_file, tmp_path):
     assert np.abs(logp - expected_logp()).max() <= 1e-4
     metadata = checkpoint_metadata(params)
     assert metadata["preprocessing"] == {"image_mean": [0.5] * 3, "image_std": [0.5] * 3,
-                                         "interpolation": "bicubic", "crop_pct": 0.875}
+                                         "interpolation": "bicubic", "crop_pct": 0.875, "resize_backend": "pil",
+                                         "resize_rounding": "floor"}
     assert len(metadata["class_names"]) == 1000 and metadata["class_names"][0] == "tench"
+    assert len(metadata["class_ids"]) == 1000 and metadata["class_ids"][0] == "n01440764"
 
 
 def test_mindcv_checkpoint_gives_mindcvs_outputs(mindcv_reference, tmp_path):
@@ -72,6 +74,7 @@ def test_mindcv_checkpoint_gives_mindcvs_outputs(mindcv_reference, tmp_path):
     logp = net(ms.Tensor(np.load(mindcv_reference / "input.npy"))).asnumpy()
     assert np.abs(logp - np.load(mindcv_reference / "logp.npy")).max() <= 1e-5
     assert checkpoint_metadata(params)["preprocessing"]["crop_pct"] == 0.875
+    assert checkpoint_metadata(params)["preprocessing"]["resize_rounding"] == "floor"
     assert "class_names" not in checkpoint_metadata(params)  # 10 classes: not ImageNet's
 
 

@@ -236,12 +236,16 @@ def app_tensors(cwd, folder, preprocessing, *flags, model):
 
 @pytest.mark.slow
 def test_app_applies_the_preprocessing_recorded_in_the_model_and_flags_override_it(app, checkpoint, tmp_path):
-    """timm's settings (bicubic, mean/std 0.5, crop_pct 0.875) recorded in the checkpoint travel through
-    export.py's ONNX metadata_props to the app, which feeds the Python pipeline's tensors for them (images
-    scaled up and down); flags that differ from the record win and say so, one equal to it says nothing."""
+    """timm's settings (bicubic, mean/std 0.5, crop_pct 0.875, floor(size / crop_pct)) recorded in the checkpoint
+    travel through export.py's ONNX metadata_props to the app, which feeds the Python pipeline's tensors for them
+    (images scaled up and down; MindSpore's NumPy resize, which OpenCV reproduces, where timm's own record asks
+    for PIL's: test_app_says_it_cannot_reproduce_pils_resize); flags that differ from the record win and say so,
+    one equal to it says nothing."""
+    import dataclasses
+
     from src.checkpoint import read_checkpoint, save_checkpoint
     from src.preprocessing import SOURCES, Preprocessing
-    timm = SOURCES["timm"]
+    timm = dataclasses.replace(SOURCES["timm"], resize_backend="numpy")
     recorded = str(tmp_path / "timm_settings.ckpt")
     save_checkpoint(read_checkpoint(checkpoint), recorded, metadata={"preprocessing": timm.to_dict()})
     model = export_model(recorded, str(tmp_path / "timm_settings"))
@@ -249,7 +253,7 @@ def test_app_applies_the_preprocessing_recorded_in_the_model_and_flags_override_
     stdout = app_tensors(str(tmp_path / "recorded"), folder, timm, model=model)
     assert "differs" not in stdout
 
-    wanted = Preprocessing(timm.image_mean, timm.image_std, "bilinear", 1.0)
+    wanted = Preprocessing(timm.image_mean, timm.image_std, "bilinear", 1.0, "numpy", "floor")
     stdout = app_tensors(str(tmp_path / "flags"), folder, wanted, "--interpolation=bilinear", "--crop_pct", "1.0",
                          "--image_mean=[0.5, 0.5, 0.5]", model=model)
     assert [line for line in stdout.splitlines() if "differs" in line] == [
@@ -419,6 +423,26 @@ def test_app_bad_recorded_preprocessing(app, tmp_path, image_dir, recorded, mess
     onnx.save(proto, model)
     result = run_app(str(tmp_path), f"--model_path={model}", f"--dataset_path={image_dir}")
     assert result.returncode == 2 and result.stderr == message.format(model=model) + "\n"
+
+
+def test_app_says_it_cannot_reproduce_pils_resize(app, tmp_path, image_dir):
+    """timm's record (PIL's antialiased resize, src.preprocessing.SOURCES): one line saying OpenCV resizes instead,
+    read before the model is loaded (here a model without a graph)."""
+    import json
+
+    import onnx
+
+    from src.preprocessing import SOURCES
+    model = str(tmp_path / "timm.onnx")
+    proto = onnx.ModelProto()
+    proto.metadata_props.add(key="inceptionv4_metadata",
+                             value=json.dumps({"preprocessing": SOURCES["timm"].to_dict()}))
+    onnx.save(proto, model)
+    result = run_app(str(tmp_path), f"--model_path={model}", f"--dataset_path={image_dir}")
+    assert result.returncode != 0
+    assert [line for line in result.stdout.splitlines() if "PIL" in line] == [
+        f"preprocessing: '{model}' records PIL's antialiased resize (timm's), which OpenCV cannot reproduce: "
+        "resizing with OpenCV's bicubic instead, so scores can differ slightly from eval.py and predict.py"]
 
 
 def test_app_dataset_errors(app, tmp_path):

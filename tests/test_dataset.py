@@ -16,12 +16,13 @@ from src.dataset import (create_dataset, create_dataset_cifar10, create_dataset_
 from src.errors import UserError
 from src.image_check import image_data_problem
 from src.model_utils.config import Config, PROJECT_ROOT, get_config
-from src.preprocessing import IMAGENET_MEAN, IMAGENET_STD
+from src.preprocessing import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
 from src.tools.check_dataset import main as check_dataset
 
 TRAIN_SIZE, VAL_SIZE = 1437, 360
-NORM = {"imagenet": (IMAGENET_MEAN, IMAGENET_STD), "cifar10": (IMAGENET_MEAN, IMAGENET_STD)}
-"""Both pipelines normalise with image_mean / image_std (the config's defaults: ImageNet's)."""
+NORM = {"imagenet": (IMAGENET_MEAN, IMAGENET_STD), "cifar10": (CIFAR10_MEAN, CIFAR10_STD)}
+"""Both pipelines normalise with image_mean / image_std: the config's ImageNet values, CIFAR-10's own for cifar10
+(the original's CIFAR-10 pipeline) unless given on the command line."""
 
 
 def data_config(ds_type="imagenet", batch_size=8, size=75, num_classes=10, work_nums=2, *extra):

@@ -363,7 +363,8 @@ def test_cifar_class_names_come_from_batches_meta(demo_data):
 def test_predict_names_classes_and_preprocesses_as_training_recorded(trained, folders, env, tmp_path):
     metadata = _metadata(trained["final"])
     assert metadata["preprocessing"] == {"image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
-                                         "interpolation": "bilinear", "crop_pct": 1.0}
+                                         "interpolation": "bilinear", "crop_pct": 1.0, "resize_backend": "numpy",
+                                         "resize_rounding": "round"}
     digit = os.path.join(folders["val"], "digit_4")
     run = _run(_script("predict.py", *SETTINGS, "--ckpt_file", str(trained["final"]), "--image", digit,
                        "--topk", "10"), env, tmp_path)

@@ -46,3 +46,10 @@ def reference_input():
 
 def expected_logp():
     return np.load(os.path.join(FOLDER, "expected_logp.npy"))
+
+
+def photos_logp():
+    """{'china.jpg': float32 (1000,), 'flower.jpg': ...}: timm's log-probabilities from the JPEG files through
+    its own preprocessing (RECIPE.md, "From a JPEG file")."""
+    with np.load(os.path.join(FOLDER, "photos_logp.npz")) as data:
+        return {name: data[name] for name in data.files}

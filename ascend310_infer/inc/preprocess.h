@@ -1,6 +1,6 @@
 /**
  * The evaluation preprocessing of src/preprocessing.py (Preprocessing.eval_ops), step for step, after
- * decoding: RGB, resize the shorter side to round(max(height, width) / crop_pct) with MindSpore's Resize
+ * decoding: RGB, resize the shorter side to round (or floor) of max(height, width) / crop_pct with MindSpore's Resize
  * (OpenCV's cv::resize: INTER_LINEAR for bilinear, INTER_CUBIC for bicubic), centre crop, normalise each
  * channel as (x - 255 * mean) / (255 * std), HWC -> CHW float32.
  */
@@ -20,6 +20,8 @@ struct Preprocessing {
   std::array<double, 3> image_std = {0.229, 0.224, 0.225};
   std::string interpolation = "bilinear";
   double crop_pct = 1.0;
+  std::string resize_rounding = "round";  // "floor" (timm, mindcv): the resize length floor(size / crop_pct)
+  std::string resize_backend = "numpy";   // "pil" (timm): PIL's antialiased resize, which OpenCV lacks
 };
 
 /** Throws AppError naming the key and `where` (e.g. "on the command line") if a value is out of range. */

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <optional>
 #include <stdexcept>
+#include <vector>
 
 #include "app_error.h"
 #include "json.h"
@@ -37,6 +38,25 @@ std::array<double, 3> Triple(const Json &value, const std::string &key, const st
   return {value.items[0].number, value.items[1].number, value.items[2].number};
 }
 
+// src/preprocessing.py _differs: equal within math.isclose(rel_tol=1e-9, abs_tol=1e-12).
+bool Differs(double a, double b) {
+  return std::abs(a - b) > std::max(1e-9 * std::max(std::abs(a), std::abs(b)), 1e-12);
+}
+bool Differs(const std::array<double, 3> &a, const std::array<double, 3> &b) {
+  return Differs(a[0], b[0]) || Differs(a[1], b[1]) || Differs(a[2], b[2]);
+}
+bool Differs(const std::string &a, const std::string &b) { return a != b; }
+
+std::string Choice(const Json *value, const std::string &key, const std::string &where,
+                   const std::vector<std::string> &allowed) {
+  if (value && value->type == Json::Type::kString &&
+      std::find(allowed.begin(), allowed.end(), value->string) != allowed.end()) {
+    return value->string;
+  }
+  throw AppError("'" + key + "' " + where + " is " + (value ? JsonText(*value) : "missing") + "; allowed values: " +
+                 allowed[0] + ", " + allowed[1] + ".");
+}
+
 Preprocessing FromJson(const Json &recorded, const std::string &where) {
   Preprocessing prep;
   prep.image_mean = Triple(*recorded.Find("image_mean"), "image_mean", where);
@@ -53,17 +73,23 @@ Preprocessing FromJson(const Json &recorded, const std::string &where) {
   prep.interpolation = interpolation.string;
   prep.crop_pct = crop.number;
   CheckPreprocessing(prep, where);
+  const Json *backend = recorded.Find("resize_backend");
+  const Json *rounding = recorded.Find("resize_rounding");
+  if (!backend && !rounding) {
+    // Recorded before these fields (src/preprocessing.py _completed): timm's values (mean/std 0.5, bicubic,
+    // crop_pct 0.875) are timm's record; any other is read as before (numpy, round).
+    const Preprocessing timm{{0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}, "bicubic", 0.875};
+    if (!Differs(prep.image_mean, timm.image_mean) && !Differs(prep.image_std, timm.image_std) &&
+        prep.interpolation == timm.interpolation && !Differs(prep.crop_pct, timm.crop_pct)) {
+      prep.resize_backend = "pil";
+      prep.resize_rounding = "floor";
+    }
+    return prep;
+  }
+  prep.resize_backend = Choice(backend, "resize_backend", where, {"numpy", "pil"});
+  prep.resize_rounding = Choice(rounding, "resize_rounding", where, {"round", "floor"});
   return prep;
 }
-
-// src/preprocessing.py _differs: equal within math.isclose(rel_tol=1e-9, abs_tol=1e-12).
-bool Differs(double a, double b) {
-  return std::abs(a - b) > std::max(1e-9 * std::max(std::abs(a), std::abs(b)), 1e-12);
-}
-bool Differs(const std::array<double, 3> &a, const std::array<double, 3> &b) {
-  return Differs(a[0], b[0]) || Differs(a[1], b[1]) || Differs(a[2], b[2]);
-}
-bool Differs(const std::string &a, const std::string &b) { return a != b; }
 
 std::string Shown(double value) { return Repr(value); }
 std::string Shown(const std::array<double, 3> &values) { return Repr(values); }
@@ -99,5 +125,10 @@ Preprocessing ModelPreprocessing(const Flags &flags) {
   take_flag("image_std", wanted.image_std, &prep.image_std);
   take_flag("interpolation", wanted.interpolation, &prep.interpolation);
   take_flag("crop_pct", wanted.crop_pct, &prep.crop_pct);
+  if (prep.resize_backend == "pil") {
+    std::cout << "preprocessing: " << source << " records PIL's antialiased resize (timm's), which OpenCV cannot "
+              "reproduce: resizing with OpenCV's " << prep.interpolation << " instead, so scores can differ slightly "
+              "from eval.py and predict.py" << std::endl;
+  }
   return prep;
 }

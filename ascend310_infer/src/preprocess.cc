@@ -82,8 +82,10 @@ void CheckPreprocessing(const Preprocessing &prep, const std::string &where) {
 }
 
 int ResizeSize(const Preprocessing &prep, int height, int width) {
+  const double length = std::max(height, width) / prep.crop_pct;
+  if (prep.resize_rounding == "floor") return static_cast<int>(std::floor(length));
   // Python's int(round(x)): halves round to even, as std::nearbyint does in the default rounding mode.
-  return static_cast<int>(std::nearbyint(std::max(height, width) / prep.crop_pct));
+  return static_cast<int>(std::nearbyint(length));
 }
 
 std::string Describe(const Preprocessing &prep, int height, int width) {

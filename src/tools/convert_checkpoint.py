@@ -7,7 +7,7 @@ dict (.pth/.bin, read only when PyTorch is installed). mindcv: its MindSpore `.c
 are folded into the moving variance; the head BatchNorms the sources lack are set to identity, so the
 converted network's log-probabilities equal log_softmax of the source's logits. The class count comes from the
 input's classifier. The checkpoint records the source's preprocessing (src.preprocessing.SOURCES) and, for
-1000 classes, the ImageNet-1k class names.
+1000 classes, the ImageNet-1k class names and WordNet ids.
 """
 import argparse
 import os
@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 from src.checkpoint import detect_layout, read_checkpoint, save_checkpoint, shown_names
-from src.class_names import imagenet_class_names
+from src.class_names import imagenet_class_ids, imagenet_class_names
 from src.errors import UserError, report_user_errors
 from src.inceptionv4 import BN0_EPS, CONV_BN_EPS, HEAD_BN_EPS, NUM_FEATURES, Inceptionv4
 from src.preprocessing import SOURCES
@@ -166,7 +166,7 @@ def _run(args):
     metadata = {"preprocessing": SOURCES[args.source].to_dict(),
                 "converted_from": {"source": args.source, "file": os.path.basename(args.input)}}
     if num_classes == 1000:
-        metadata["class_names"] = imagenet_class_names()
+        metadata.update(class_names=imagenet_class_names(), class_ids=imagenet_class_ids())
     try:
         save_checkpoint(net, args.output, metadata=metadata)
     except OSError as err:

@@ -7,13 +7,15 @@ class names the model records (--model), or else by their sorted order.
 import argparse
 import os
 
+from src.class_names import model_classes
 from src.errors import UserError, report_user_errors
 from src.fileio import check_input_file, prepare_output_file
 from src.label_file import write_label_file
 
 
 def model_class_names(path):
-    """The class names a checkpoint (.ckpt) or an exported ONNX model (.onnx) records, or None."""
+    """(class names, WordNet ids) a checkpoint (.ckpt) or an exported ONNX model (.onnx) records
+    (src.class_names.model_classes), or (None, None)."""
     check_input_file(path, "model", "pass the .ckpt or .onnx file the inference app's model was made from.")
     from src.checkpoint import checkpoint_metadata, read_checkpoint  # pylint: disable=import-outside-toplevel
     if path.lower().endswith(".onnx"):
@@ -23,8 +25,8 @@ def model_class_names(path):
         except Exception as err:  # pylint: disable=broad-except  # any parse failure: not an ONNX file
             raise UserError(f"'{os.path.abspath(path)}' is not a readable ONNX model ({type(err).__name__}).") \
                 from None
-        return checkpoint_metadata(props).get("class_names")
-    return checkpoint_metadata(read_checkpoint(path)).get("class_names")
+        return model_classes(checkpoint_metadata(props))
+    return model_classes(checkpoint_metadata(read_checkpoint(path)))
 
 
 @report_user_errors
@@ -36,10 +38,11 @@ def main(argv=None):
                                                     "number the class folders")
     args = parser.parse_args(argv)
     prepare_output_file(args.label_file, "label file")
-    class_names = model_class_names(args.model) if args.model else None
-    count = write_label_file(args.dataset_path, args.label_file, class_names)
+    class_names, class_ids = model_class_names(args.model) if args.model else (None, None)
+    count = write_label_file(args.dataset_path, args.label_file, class_names, class_ids)
     if class_names:
-        how = f"class folders numbered by the {len(class_names)} class names of '{args.model}'"
+        how = (f"class folders numbered by the {len(class_names)} class names of '{args.model}'"
+               + (" (folders named by WordNet id or by name)" if class_ids else ""))
     else:
         how = ("class folders numbered in sorted order: right only when the folder holds every class of the model"
                + (f" ('{args.model}' records no class names)" if args.model else "; pass --model to number "

@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 
+from src.class_names import model_classes
 from src.errors import UserError, report_user_errors
 from src.fileio import atomic_output
 from src.inference import model_file
@@ -70,7 +71,7 @@ def run(args, cfg):
     data_cfg = data_config(cfg, model, TOOL)
     prep = resolve_preprocessing(cfg, model.metadata, f"'{source}'")
     batches, count = quantization.calibration_images(data_cfg, args.calib_dataset_path, args.num_calib,
-                                                     model.batch_size or 1, prep, model.metadata.get("class_names"))
+                                                     model.batch_size or 1, prep, *model_classes(model.metadata))
     print(prep.describe(model.height, model.width, crop=cfg.ds_type == "imagenet"), flush=True)
     print(f"{TOOL}: {count} calibration images of '{args.calib_dataset_path}', {args.method} ranges", flush=True)
     try:
