@@ -23,7 +23,7 @@ from src.inference import load_network
 from src.model_utils.config import get_config
 from src.model_utils.modelarts_unzip import modelarts_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
-from src.preprocessing import resolve_preprocessing
+from src.preprocessing import resolve_image_size, resolve_preprocessing
 
 
 class ImageCounter(Callback):
@@ -43,6 +43,7 @@ def run_eval(cfg):
     init_context(cfg)
     net, params = load_network(cfg, cfg.checkpoint_path)
     metadata = checkpoint_metadata(params)
+    cfg = resolve_image_size(cfg, metadata, f"'{cfg.checkpoint_path}'")
     prep = resolve_preprocessing(cfg, metadata, f"'{cfg.checkpoint_path}'")
     print(prep.describe(cfg.height, cfg.width, crop=cfg.ds_type == "imagenet"), flush=True)
     class_names, class_ids = evaluation_classes(cfg.dataset_path, cfg.ds_type, cfg.num_classes, metadata,

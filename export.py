@@ -27,7 +27,7 @@ from src.inference import load_network, model_file
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import moxing_wrapper
 from src.onnx_runner import record_onnx_metadata
-from src.preprocessing import resolve_preprocessing
+from src.preprocessing import image_size_metadata, resolve_image_size, resolve_preprocessing
 
 
 def check_backend(file_format, device_target):
@@ -45,10 +45,11 @@ def modelarts_pre_process(cfg):
 
 def exported_metadata(cfg, recorded):
     """What the exported file records (ONNX metadata_props / MINDIR user_info under METADATA_KEY): the
-    preprocessing the weights need (recorded, or the config's) and, when known, the class names and WordNet ids."""
+    preprocessing the weights need (recorded, or the config's), the input size and, when known, the class names
+    and WordNet ids."""
     prep = resolve_preprocessing(cfg, recorded, f"'{cfg.ckpt_file}'")
     print(prep.describe(cfg.height, cfg.width), "(recorded in the exported file)", flush=True)
-    metadata = {"preprocessing": prep.to_dict(), "num_classes": cfg.num_classes}
+    metadata = {"preprocessing": prep.to_dict(), "num_classes": cfg.num_classes, **image_size_metadata(cfg)}
     class_names, class_ids = model_classes(recorded)
     if class_names:
         metadata["class_names"] = class_names
@@ -66,11 +67,14 @@ def run_export(cfg):
     path = prepare_output_file(model_file(cfg.file_name, cfg.file_format), "exported model (file_name)")
     init_context(cfg)
     net, params = load_network(cfg, cfg.ckpt_file)
-    metadata = exported_metadata(cfg, checkpoint_metadata(params))
+    recorded = checkpoint_metadata(params)
+    cfg = resolve_image_size(cfg, recorded, f"'{cfg.ckpt_file}'")
+    metadata = exported_metadata(cfg, recorded)
     batch = cfg.export_batch_size
     images = ms.Tensor(np.zeros((batch, 3, cfg.height, cfg.width), np.float32))
+    not_written = f"'{path}' was not written"
     try:
-        with atomic_output(path) as tmp, interrupt.safe_points():
+        with atomic_output(path) as tmp, interrupt.safe_points(), interrupt.exit_at_once(not_written, [tmp]):
             if cfg.file_format == "ONNX":  # mindspore.export(file_format='ONNX') is deprecated in favour of it
                 ms.onnx.export(net, images, file_name=tmp)
                 record_onnx_metadata(tmp, metadata)
@@ -79,11 +83,11 @@ def run_export(cfg):
                           custom_func=lambda model: model.user_info.update({METADATA_KEY: json.dumps(metadata)}))
             else:
                 ms.export(net, images, file_name=tmp, file_format=cfg.file_format)
-            interrupt.check()  # a signal during the export: the finished file is discarded
+            interrupt.check()  # a signal during the export: the finished file is discarded (a second one: at once)
     except OSError as err:
         raise UserError(f"cannot write '{path}': {err.strerror or err}.") from None
     except interrupt.Interrupted as stop:
-        stop.detail = f"'{path}' was not written"
+        stop.detail = not_written
         raise
     print(f"export: wrote {path} ({cfg.file_format}, batch size {batch}: input {batch}x3x{cfg.height}x{cfg.width} "
           f"float32, output {batch}x{cfg.num_classes} log-probabilities; --export_batch_size sets the batch)",

@@ -8,12 +8,18 @@ PATH is an image or a folder of images (sub-folders included). Each image goes t
 preprocessing (the settings recorded with the weights unless overridden on the command line) and is printed
 with its top-k classes: name, index, probability. --output writes the same rows as CSV.
 """
+# pylint: disable=wrong-import-position
+if __name__ == "__main__":  # before any import starts a thread (src/interrupt.py)
+    from src.interrupt import catch_signals
+    catch_signals()
+
 import argparse
 import csv
 import os
 
 import numpy as np
 
+from src import interrupt
 from src.context import init_context
 from src.errors import UserError, report_user_errors
 from src.fileio import atomic_output
@@ -89,6 +95,7 @@ def write_csv(path, results):
 
 
 @report_user_errors
+@interrupt.report_interruptions
 def main(argv=None):
     args, cfg = parse(argv)
     results = run_predict(args, cfg)

@@ -24,7 +24,7 @@ from src.lr_schedule import get_lr
 from src.model_utils.config import get_config
 from src.model_utils.modelarts_unzip import modelarts_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
-from src.preprocessing import resolve_preprocessing
+from src.preprocessing import image_size_metadata, resolve_image_size, resolve_preprocessing
 from src.profiling import PROFILER_DIR, ProfilingCallback
 from src.resume import TRAINING_KEY, previous_best, resume_command, resume_point, training_metadata
 from src.run_folder import agree_run_id, claim_run_folder, new_run_id
@@ -112,7 +112,9 @@ def run_train(cfg):
     class_names, class_ids = training_class_names(cfg, recorded)
     pretrained = read_checkpoint(cfg.pretrained) if cfg.pretrained else None
     weights = f"'{cfg.resume or cfg.pretrained}'"
-    prep = resolve_preprocessing(cfg, recorded or (checkpoint_metadata(pretrained) if pretrained else {}), weights)
+    start = recorded or (checkpoint_metadata(pretrained) if pretrained else {})
+    cfg = resolve_image_size(cfg, start, weights)
+    prep = resolve_preprocessing(cfg, start, weights)
     print(f"{prep.describe(cfg.height, cfg.width, crop=cfg.ds_type == 'imagenet')} (evaluation; training uses the "
           "same mean/std; recorded in the checkpoints)", flush=True)
     ms.set_seed(cfg.seed)
@@ -143,7 +145,8 @@ def run_train(cfg):
     callbacks = [ProgressMonitor(steps_per_epoch, cfg.batch_size, done, lrs, cfg.loss_scale)]
     saver = None
     if writer:
-        metadata = {"preprocessing": prep.to_dict(), **({"class_names": class_names} if class_names else {}),
+        metadata = {"preprocessing": prep.to_dict(), **image_size_metadata(cfg),
+                    **({"class_names": class_names} if class_names else {}),
                     **({"class_ids": class_ids} if class_ids else {})}
         saver = CheckpointSaver(ckpt_dir, CKPT_PREFIX, steps_per_epoch, total_steps, done,
                                 cfg.save_checkpoint_epochs, cfg.save_checkpoint_steps, cfg.keep_checkpoint_max,

@@ -1,6 +1,7 @@
 """Loading checkpoints into a network with clear errors: a missing file, a file that is not a
 checkpoint, parameters of another shape (e.g. another num_classes) or parameters the file lacks."""
 import json
+import os
 
 import mindspore as ms
 
@@ -24,6 +25,9 @@ def read_checkpoint(path):
         raise UserError("no checkpoint given: pass --checkpoint_path (eval), --ckpt_file (export) "
                         "or --resume (train) with a .ckpt file.")
     check_input_file(path, "checkpoint", "pass an existing .ckpt file.")
+    if os.path.getsize(path) == 0:
+        raise UserError(f"checkpoint '{os.path.abspath(path)}' is empty (0 bytes): it was not written completely; "
+                        "copy or save it again, or pass another .ckpt file.")
     if path.lower().endswith(_TORCH_EXTENSIONS):
         raise UserError(f"'{path}' is a PyTorch/safetensors weight file, not a MindSpore checkpoint: convert "
                         f"it first with {CONVERT_HINT.format(source='timm', path=path)}")

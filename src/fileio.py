@@ -78,6 +78,16 @@ def prepare_output_file(path, what):
     return path
 
 
+def check_not_input(output, source, what="--output"):
+    """UserError when writing the file `output` would replace the input file `source`: the same path, a
+    symbolic link to it or a hard link of it."""
+    same = os.path.abspath(output) == os.path.abspath(source) or \
+        (os.path.exists(output) and os.path.exists(source) and os.path.samefile(output, source))
+    if same:
+        raise UserError(f"{what} '{os.path.abspath(output)}' is the input file '{os.path.abspath(source)}' (the "
+                        "same file, or a link to it): writing it would replace the input. Choose another file name.")
+
+
 def check_input_file(path, what, hint):
     """Return `path` if it is an existing file; UserError naming `what` and adding `hint` otherwise."""
     shown = os.path.abspath(path)

@@ -4,11 +4,15 @@
         from src.interrupt import catch_signals
         catch_signals()
 
-A signal is recorded, never acted on inside a checkpoint save (`critical()`). Inside `safe_points()` (training,
-evaluation) the first signal stops the run at the next safe point, where a callback calls `check()`; a second
-signal stops at once. Elsewhere a signal stops at once. Stopping raises `Interrupted`; `report_interruptions`
-turns it into one line on stderr and exit status 128 + signal number (130 for SIGINT, 143 for SIGTERM). A
-deferred signal is acknowledged at once on stdout.
+A signal is recorded, never acted on while the entry point's imports run (an exception inside `import
+mindspore` breaks the import and then the interpreter's exit) nor inside a checkpoint save (`critical()`): the
+first stops at the start of `main` (`report_interruptions`), the second at the end of the save. Inside
+`safe_points()` (training, evaluation) the first signal stops the run at the next safe point, where a callback
+calls `check()`; a second signal stops at once. Elsewhere a signal stops at once. Stopping raises `Interrupted`;
+`report_interruptions` turns it into one line on stderr and exit status 128 + signal number (130 for SIGINT, 143
+for SIGTERM). A deferred signal is acknowledged at once on stdout. Inside `exit_at_once()` (MindSpore compiling
+a graph, which would turn the exception into pages of errors and a graph dump in the working folder) a stop
+ends the process right there with the same line.
 
 MindSpore's runtime replaces the SIGINT handler with one that sends SIGTERM to the process itself, so a Ctrl-C
 arrives as a SIGTERM. To tell the two apart, SIGTERM is blocked in every thread and taken by a watcher thread
@@ -42,10 +46,12 @@ class Interrupted(BaseException):
 
 class _State:
     active = False
+    quiet = False       # record signals, act on none: the entry point's imports run, or a stop is reported
     pending = None      # the first signal received
     count = 0
     safe_points = 0     # depth of safe_points() blocks
     critical = 0        # depth of critical() blocks
+    at_once = []        # (detail, files to remove) of the exit_at_once() blocks, innermost last
 
 
 def _note(text):
@@ -53,15 +59,35 @@ def _note(text):
     os.write(1, f"{os.path.basename(sys.argv[0])}: {text}\n".encode())
 
 
+def _stop_line(signum, detail):
+    detail = f". {detail}" if detail else ""
+    return f"{os.path.basename(sys.argv[0])}: stopped by {NAMES[signum]}{detail}"
+
+
+def _exit_now(signum):
+    """End the process at once: the stop line of the innermost exit_at_once block, its files removed."""
+    detail, remove = _State.at_once[-1]
+    for path in remove:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+    sys.stdout.flush()
+    os.write(2, f"{_stop_line(signum, detail)}\n".encode())
+    os._exit(128 + signum)  # pylint: disable=protected-access
+
+
 def _on_signal(signum, _frame):
     _State.count += 1
     if _State.pending is None:
         _State.pending = signum
+    if _State.quiet:
+        return
     if _State.critical:
         _note(f"{NAMES[signum]} received: stopping once the file being written is complete")
     elif _State.safe_points and _State.count == 1:
         _note(f"{NAMES[signum]} received: stopping at the next safe point, after the current step (send it again "
               "to stop at once)")
+    elif _State.at_once:
+        _exit_now(_State.pending)
     else:
         raise Interrupted(_State.pending)
 
@@ -90,7 +116,7 @@ def catch_signals():
     for signum in NAMES:
         signal.signal(signum, _on_signal)
     threading.Thread(target=_watch_sigterm, name="sigterm-watcher", daemon=True).start()
-    _State.active = True
+    _State.active = _State.quiet = True
     return True
 
 
@@ -127,18 +153,30 @@ def critical():
         raise Interrupted(_State.pending)
 
 
+@contextlib.contextmanager
+def exit_at_once(detail="", remove=()):
+    """Within the block (MindSpore compiling a graph) a stop does not raise: it removes the files `remove`,
+    prints the stop line with `detail` and ends the process with 128 + the signal number."""
+    _State.at_once.append((detail, tuple(remove)))
+    try:
+        yield
+    finally:
+        _State.at_once.pop()
+
+
 def report_interruptions(main):
-    """Decorate an entry point: Interrupted prints '<program>: stopped by <signal>[: detail]' on stderr and
-    exits with 128 + the signal number."""
+    """Decorate an entry point: a signal received during its imports stops it here; Interrupted prints
+    '<program>: stopped by <signal>[. detail]' on stderr and exits with 128 + the signal number."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
         try:
+            _State.quiet = False
+            check()
             return main(*args, **kwargs)
         except Interrupted as stop:
-            detail = f". {stop.detail}" if stop.detail else ""
-            print(f"{os.path.basename(sys.argv[0])}: stopped by {NAMES[stop.signum]}{detail}", file=sys.stderr,
-                  flush=True)
+            _State.quiet = True
+            print(_stop_line(stop.signum, stop.detail), file=sys.stderr, flush=True)
             sys.exit(stop.exit_code)
 
     return wrapper

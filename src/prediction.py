@@ -5,6 +5,7 @@ import os
 import mindspore as ms
 import numpy as np
 
+from src import interrupt
 from src.checkpoint import checkpoint_metadata
 from src.class_names import imagenet_class_names, read_class_names
 from src.data_files import IMAGE_EXTENSIONS
@@ -12,6 +13,7 @@ from src.errors import UserError
 from src.image_check import image_data_problem
 from src.inference import load_network, model_file
 from src.onnx_runner import OnnxClassifier
+from src.preprocessing import resolve_image_size
 
 
 def list_images(path):
@@ -56,22 +58,29 @@ def load_images(paths, preprocessing, height, width, warn=print):
 
 
 class CheckpointModel:
-    """A checkpoint in MindSpore (eval mode), run in batches of cfg.batch_size (the last one padded)."""
+    """A checkpoint in MindSpore (eval mode), run in batches of cfg.batch_size (the last one padded), at the
+    input size recorded with it (src.preprocessing.resolve_image_size)."""
 
     def __init__(self, cfg):
         self.net, params = load_network(cfg, cfg.ckpt_file, infer_classes=True)
         self.metadata = checkpoint_metadata(params)
         self.num_classes = self.net.softmax.dense.weight.shape[0]
-        self.height, self.width, self.batch_size = cfg.height, cfg.width, cfg.batch_size
         self.source = f"'{cfg.ckpt_file}'"
+        cfg = resolve_image_size(cfg, self.metadata, self.source)
+        self.height, self.width, self.batch_size = cfg.height, cfg.width, cfg.batch_size
 
     def predict(self, images):
+        """Log-probabilities of `images`. A signal stops after the current batch (src.interrupt; a second one
+        at once: the first batch compiles the graph)."""
         outputs = []
-        for start in range(0, len(images), self.batch_size):
-            chunk = images[start:start + self.batch_size]
-            padded = np.zeros((self.batch_size,) + chunk.shape[1:], np.float32)
-            padded[:len(chunk)] = chunk  # eval mode: the zero padding does not change the real images' outputs
-            outputs.append(self.net(ms.Tensor(padded)).asnumpy()[:len(chunk)])
+        with interrupt.safe_points():
+            for start in range(0, len(images), self.batch_size):
+                chunk = images[start:start + self.batch_size]
+                padded = np.zeros((self.batch_size,) + chunk.shape[1:], np.float32)
+                padded[:len(chunk)] = chunk  # eval mode: the zero padding does not change the real images' outputs
+                with interrupt.exit_at_once():
+                    outputs.append(self.net(ms.Tensor(padded)).asnumpy()[:len(chunk)])
+                interrupt.check()
         return np.concatenate(outputs)
 
 

@@ -5,7 +5,8 @@ One definition for eval.py, the evaluation callback, eval_onnx.py, predict.py an
 calibration (all through src.dataset), recorded with the weights (checkpoint and exported-model metadata)
 so that each set of weights is fed what it was trained with:
 
-    prep = resolve_preprocessing(cfg, checkpoint_metadata(params))   # recorded settings, CLI overrides win
+    cfg = resolve_image_size(cfg, checkpoint_metadata(params), source)  # recorded size, CLI overrides win
+    prep = resolve_preprocessing(cfg, checkpoint_metadata(params), source)  # recorded settings, likewise
     print(prep.describe(cfg.height, cfg.width))
 """
 import dataclasses
@@ -14,6 +15,7 @@ import math
 import mindspore.dataset.vision as V
 
 from src.errors import UserError
+from src.model_utils.config import Config
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -147,13 +149,47 @@ def resolve_preprocessing(cfg, metadata, source="the weights", printer=print):
     if not isinstance(recorded, dict) or any(key not in recorded for key in KEYS):
         return config_preprocessing(cfg)
     values = Preprocessing.from_values(_completed(recorded, metadata), f"recorded in {source}").to_dict()
-    for key in KEYS:
+    _apply_given(cfg, values, KEYS, "preprocessing", source, printer)
+    return Preprocessing.from_values(values, "on the command line")
+
+
+IMAGE_SIZE_KEY = "image_size"
+"""Metadata key of the [height, width] the weights were trained (or converted) at."""
+
+
+def image_size_metadata(cfg):
+    """The metadata entry recording cfg's input size."""
+    return {IMAGE_SIZE_KEY: [cfg.height, cfg.width]}
+
+
+def resolve_image_size(cfg, metadata, source="the weights", printer=print):
+    """`cfg` with height and width set to the size recorded in `metadata` (IMAGE_SIZE_KEY), except those given
+    on the command line (a given value that differs from the record is announced in one line, as in
+    resolve_preprocessing); `cfg` itself without a record."""
+    recorded = metadata.get(IMAGE_SIZE_KEY)
+    if recorded is None:
+        return cfg
+    if not isinstance(recorded, (list, tuple)) or len(recorded) != 2 or \
+            not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in recorded):
+        raise UserError(f"'{IMAGE_SIZE_KEY}' recorded in {source} must be [height, width] in pixels, got "
+                        f"{recorded!r}: pass --height and --width with the size the weights were trained at.")
+    values = dict(zip(("height", "width"), recorded))
+    _apply_given(cfg, values, values, "image size", source, printer)
+    if (values["height"], values["width"]) != (cfg.height, cfg.width):
+        printer(f"image size: {values['height']}x{values['width']}, recorded in {source} (the config says "
+                f"{cfg.height}x{cfg.width}; --height/--width override it)", flush=True)
+    return Config({**cfg.to_dict(), **values}, [key for key in cfg.to_dict() if cfg.given(key)])
+
+
+def _apply_given(cfg, values, keys, what, source, printer):
+    """Replace the recorded `values[key]` by the config's value for each key set on the command line, with one
+    line for each that differs from the record."""
+    for key in keys:
         wanted = getattr(cfg, key)
         if cfg.given(key) and _differs(wanted, values[key]):
-            printer(f"preprocessing: --{key} {wanted} differs from {values[key]}, which {source} were trained "
-                    "with", flush=True)
+            printer(f"{what}: --{key} {wanted} differs from {values[key]}, which {source} were trained with",
+                    flush=True)
             values[key] = wanted
-    return Preprocessing.from_values(values, "on the command line")
 
 
 def _differs(a, b):

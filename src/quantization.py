@@ -3,7 +3,7 @@
 `quantize_model` (run by src/tools/quantize_onnx.py):
 1. `prepare`: convert the model to opset 13 (per-channel DequantizeLinear needs its `axis`), then
    onnxruntime's `quant_pre_process` (shape inference, graph optimisation).
-2. `calibrate`: activation ranges from calibration images (`calibration_images`: the training split
+2. `calibrate`: activation ranges from calibration images (`training_images`: the training split
    through exactly the evaluation preprocessing) with onnxruntime's calibrator.
 3. `quantize`: onnxruntime's quantize_static in QDQ format, per-channel int8 weights, uint8 activations.
    The classifier head (pooling, BatchNorm1d, dense, BatchNorm1d, log-softmax) and any convolutions named
@@ -13,6 +13,10 @@ What keeps the accuracy is the folded BatchNorm (export.py's default, src/foldin
 between a conv and its ReLU, the conv's raw output is quantized with one scale for all channels before the
 BatchNorm rescales each channel, and channels with a small range lose their precision (README, "Inference
 on the CPU", for the measurements).
+
+`cpu_flags`, `cpu_target` and `describe_isa` read the CPU's instruction sets, from which quantize_onnx decides
+whether INT8 pays (onnxruntime's MLAS picks its u8*s8 kernels from CPUID: AVX2, AVX-VNNI, AVX-512 core,
+AVX512-VNNI, AMX); `top1_check` compares the INT8 file with float32 on held-out images.
 """
 import contextlib
 import io
@@ -46,6 +50,43 @@ CALIBRATION_PIXELS = 16 * 299 * 299
 """Images x height x width the calibrator gets at once: about 2 GB of Inception-v4's intermediate tensors."""
 CONV_WEIGHT_SUFFIX = ".conv.conv.weight"
 QUANTIZED_OPS = ("QuantizeLinear", "DequantizeLinear", "QLinearConv", "ConvInteger", "QLinearMatMul")
+CPUINFO = "/proc/cpuinfo"
+ISA_NAMES = {"avx2": "AVX2", "fma": "FMA", "avx512f": "AVX-512F", "avx512bw": "AVX-512BW", "avx_vnni": "AVX-VNNI",
+             "avx512_vnni": "AVX512-VNNI", "amx_int8": "AMX-INT8"}
+"""The /proc/cpuinfo flags that decide onnxruntime's INT8 kernels (MLAS), with the names printed."""
+VNNI_FLAGS = ("avx_vnni", "avx512_vnni", "amx_int8")
+
+
+def cpu_flags(text=None):
+    """The instruction-set flags of the CPU: of /proc/cpuinfo's first 'flags' line, or of `text` (its
+    contents); an empty set where there is none (not Linux on x86)."""
+    if text is None:
+        try:
+            with open(CPUINFO, encoding="utf-8", errors="replace") as stream:
+                text = stream.read()
+        except OSError:
+            text = ""
+    line = next((line for line in text.splitlines() if line.split(":")[0].strip() == "flags"), "")
+    return set(line.partition(":")[2].split())
+
+
+TARGETS = ("avx2", "avx512", "vnni")
+"""CPUs quantize_onnx chooses for: AVX2 (or less) without VNNI; AVX-512 (BW) without VNNI; any VNNI or AMX-INT8."""
+
+
+def cpu_target(flags):
+    """The target (TARGETS) of a CPU with `flags`."""
+    if any(flag in flags for flag in VNNI_FLAGS):
+        return "vnni"
+    return "avx512" if "avx512bw" in flags else "avx2"
+
+
+def describe_isa(flags):
+    """'AVX2, FMA (no AVX-512, no VNNI)': the flags of ISA_NAMES found, and which of AVX-512 and VNNI are not."""
+    found = [name for flag, name in ISA_NAMES.items() if flag in flags]
+    missing = [what for what, has in (("AVX-512", "avx512f" in flags), ("VNNI", any(f in flags for f in VNNI_FLAGS)))
+               if not has]
+    return (", ".join(found) or "none of AVX2, AVX-512, VNNI") + (f" (no {', no '.join(missing)})" if missing else "")
 
 
 def prepare(model_path, prepared_path):
@@ -60,26 +101,31 @@ def prepare(model_path, prepared_path):
         quant_pre_process(converted, prepared_path, skip_symbolic_shape=True)  # static shapes: no sympy needed
 
 
-def calibration_images(cfg, dataset_path, count, batch_size, preprocessing, class_names=None, class_ids=None):
+def training_images(cfg, dataset_path, count, preprocessing, class_names=None, class_ids=None):
     """The first `count` images of the training split of `dataset_path`, shuffled with cfg.seed, through the
-    evaluation preprocessing `preprocessing` at cfg's size: (list of float32 batches of `batch_size`, the
-    number of images read). The last batch is completed with images from the start, so every batch is whole."""
+    evaluation preprocessing `preprocessing` at cfg's size: (float32 images, int labels); fewer where the
+    split has fewer."""
     import mindspore.dataset as ds
     ds.config.set_seed(cfg.seed)
     values = cfg.to_dict()
     values.update(batch_size=1, augment=False)
-    images = []
+    images, labels = [], []
     with explain_pipeline_errors():
         data = create_dataset(Config(values), dataset_path, do_train=True, shuffle=True, preprocessing=preprocessing,
                               class_names=class_names, class_ids=class_ids)
-        for image, _ in data.create_tuple_iterator(num_epochs=1, output_numpy=True):
+        for image, label in data.create_tuple_iterator(num_epochs=1, output_numpy=True):
             images.append(image[0])
+            labels.append(int(label[0]))
             if len(images) == count:
                 break
-    count = len(images)
-    images = np.stack(images)
-    images = np.concatenate([images, np.resize(images, (-count % batch_size,) + images.shape[1:])])
-    return [images[start:start + batch_size] for start in range(0, len(images), batch_size)], count
+    return np.stack(images), np.array(labels)
+
+
+def batched(images, batch_size):
+    """`images` as a list of batches of `batch_size`; the last batch is completed with images from the start,
+    so every batch is whole."""
+    images = np.concatenate([images, np.resize(images, (-len(images) % batch_size,) + images.shape[1:])])
+    return [images[start:start + batch_size] for start in range(0, len(images), batch_size)]
 
 
 class _Batches(CalibrationDataReader):
@@ -172,3 +218,13 @@ def quantize_model(source, output, input_name, batches, method=DEFAULT_METHOD, k
     convs = sum(node.op_type == "Conv" for node in model.graph.node)
     return {"convs": convs, "quantized_convs": convs - len(kept), "kept_float": sorted(kept), "head": head,
             "float_mb": os.path.getsize(source) / 1e6, "int8_mb": os.path.getsize(output) / 1e6}
+
+
+def top1_check(float_path, int8_path, images, labels):
+    """Top-1 of the float32 and INT8 models on `images` with `labels`, and the share of images whose top-1
+    class is the same in both: {"float_top1", "int8_top1", "agreement"}."""
+    from src.onnx_runner import OnnxClassifier
+    float_top1 = OnnxClassifier(float_path, "CPU").predict(images).argmax(1)
+    int8_top1 = OnnxClassifier(int8_path, "CPU").predict(images).argmax(1)
+    return {"float_top1": float((float_top1 == labels).mean()), "int8_top1": float((int8_top1 == labels).mean()),
+            "agreement": float((float_top1 == int8_top1).mean())}

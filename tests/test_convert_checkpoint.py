@@ -63,6 +63,7 @@ def test_timm_safetensors_reproduce_timm_log_probabilities(timm_file, tmp_path):
                                          "resize_rounding": "floor"}
     assert len(metadata["class_names"]) == 1000 and metadata["class_names"][0] == "tench"
     assert len(metadata["class_ids"]) == 1000 and metadata["class_ids"][0] == "n01440764"
+    assert metadata["image_size"] == [299, 299]  # the size timm's weights were trained at
 
 
 def test_mindcv_checkpoint_gives_mindcvs_outputs(mindcv_reference, tmp_path):
@@ -75,6 +76,7 @@ def test_mindcv_checkpoint_gives_mindcvs_outputs(mindcv_reference, tmp_path):
     assert np.abs(logp - np.load(mindcv_reference / "logp.npy")).max() <= 1e-5
     assert checkpoint_metadata(params)["preprocessing"]["crop_pct"] == 0.875
     assert checkpoint_metadata(params)["preprocessing"]["resize_rounding"] == "floor"
+    assert checkpoint_metadata(params)["image_size"] == [299, 299]
     assert "class_names" not in checkpoint_metadata(params)  # 10 classes: not ImageNet's
 
 
@@ -127,3 +129,22 @@ def test_other_bad_inputs(tmp_path, timm_file, mindcv_reference):
         assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1, run.stderr
         assert message in run.stderr and (hint is None or hint in run.stderr), run.stderr
         assert not (tmp_path / "out.ckpt").exists()
+
+
+def test_the_output_may_not_be_the_input_by_any_path(mindcv_reference, timm_file, tmp_path):
+    """--output naming the input, a symbolic link to it or a hard link of it: refused, the input untouched."""
+    mindcv = tmp_path / "mindcv.ckpt"
+    mindcv.write_bytes((mindcv_reference / "mindcv.ckpt").read_bytes())
+    (tmp_path / "link.ckpt").symlink_to(mindcv)
+    os.link(timm_file, tmp_path / "hard.ckpt")
+    before = {path: path.read_bytes() for path in (mindcv, timm_file)}
+    cases = [("mindcv", mindcv, mindcv), ("mindcv", mindcv, tmp_path / "link.ckpt"),
+             ("mindcv", tmp_path / "link.ckpt", mindcv), ("timm", timm_file, tmp_path / "hard.ckpt")]
+    for source, given, output in cases:
+        run = convert("--source", source, "--input", given, "--output", output)
+        assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+        assert run.stderr.strip() == (
+            f"error: --output '{output}' is the input file '{given}' (the same file, or a link to it): writing it "
+            "would replace the input. Choose another file name."), run.stderr
+    assert {path: path.read_bytes() for path in before} == before
+    assert sorted(os.listdir(tmp_path)) == ["hard.ckpt", "link.ckpt", "mindcv.ckpt"]

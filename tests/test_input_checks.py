@@ -144,6 +144,20 @@ def test_export_under_a_regular_file_is_refused_before_compiling(tmp_path, monke
     assert time.time() - start < 30 and notes.read_text() == "x"
 
 
+
+@pytest.mark.parametrize("script,option,extra", [
+    ("eval.py", "--checkpoint_path", ["--dataset_path", "."]), ("export.py", "--ckpt_file", ["--file_name", "model"]),
+    ("predict.py", "--ckpt_file", ["--image", "."]), ("train.py", "--resume", ["--dataset_path", "."])])
+def test_an_empty_checkpoint_is_called_empty(script, option, extra, tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "empty.ckpt"
+    empty.write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    args = ["--config_path", CPU_CONFIG, "--num_classes", "10", option, str(empty), *extra]
+    code, _, err = run_entry_point(script, args, monkeypatch, capsys)
+    assert one_line_error(code, err) == (f"error: checkpoint '{empty}' is empty (0 bytes): it was not written "
+                                         "completely; copy or save it again, or pass another .ckpt file.")
+    assert sorted(os.listdir(tmp_path)) == ["empty.ckpt"]
+
 def test_label_tool_checks_its_output_first_and_postprocess_reads_only_utf8(demo_data, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("x")
@@ -200,8 +214,8 @@ def _onnx_classifier(path, weights, nan=False):
         nodes, "tiny_classifier",
         [helper.make_tensor_value_info("images", onnx.TensorProto.FLOAT, ["batch", 3, 75, 75])],
         [helper.make_tensor_value_info("scores", onnx.TensorProto.FLOAT, ["batch", weights.shape[1]])],
-        [onnx.numpy_helper.from_array(weights.astype(np.float32), "weights"),
-         onnx.numpy_helper.from_array(np.ones(1, np.float32), "one")])
+        [onnx.numpy_helper.from_array(weights.astype(np.float32), "weights")]
+        + ([onnx.numpy_helper.from_array(np.ones(1, np.float32), "one")] if nan else []))
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
     return str(path)
 

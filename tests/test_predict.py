@@ -129,3 +129,44 @@ def test_bad_inputs_are_one_line(trained_checkpoint, images, tmp_path):
         run = predict(*SHAPE, *args)
         assert run.returncode == 2, (args, run.stderr)
         assert len(run.stderr.strip().splitlines()) == 1 and message in run.stderr, (args, run.stderr)
+
+
+def _val_subset(demo_data, folder, per_class):
+    """`folder` holding the first `per_class` held-out demo images of every class (class folders kept)."""
+    source = os.path.join(demo_data, "imagenet", "val")
+    for name in sorted(os.listdir(source)):
+        os.makedirs(folder / name)
+        for image in sorted(os.listdir(os.path.join(source, name)))[:per_class]:
+            shutil.copy(os.path.join(source, name, image), folder / name)
+    return folder
+
+
+@pytest.mark.slow
+def test_a_checkpoint_is_used_at_the_size_it_was_trained_at(quickstart, demo_data, images, tmp_path):
+    """The quickstart's checkpoint (75x75) records its size: predict.py and eval.py with a config that says
+    299x299 and no --height/--width give the answers of an explicit --height 75 --width 75 run (issue 23: they
+    gave chance accuracy)."""
+    assert quickstart["run"].returncode == 0, quickstart["run"].stderr[-3000:]
+    checkpoint = quickstart["checkpoint"]
+    val = str(_val_subset(demo_data, tmp_path / "val", 4))
+    note = f"image size: 75x75, recorded in '{checkpoint}' (the config says 299x299; --height/--width override it)"
+    common = ["--config_path", CPU_CONFIG, "--num_classes", "10"]
+    runs = {}
+    for sized in (False, True):
+        size = SHAPE[2:] if sized else []
+        run = predict(*common, *size, "--ckpt_file", checkpoint, "--image", images, "--topk", "2")
+        evaluation = subprocess.run([sys.executable, os.path.join(PROJECT_ROOT, "eval.py"), *common, *size,
+                                     "--ds_type", "imagenet", "--dataset_path", val, "--checkpoint_path", checkpoint],
+                                    capture_output=True, text=True, cwd=tmp_path)
+        for done in (run, evaluation):
+            assert done.returncode == 0, done.stderr[-3000:]
+            assert (note in done.stdout.splitlines()) != sized, done.stdout[-2000:]
+            assert "centre crop 75x75" in done.stdout
+        metric = [line for line in evaluation.stdout.splitlines() if line.startswith("metric:")]
+        runs[sized] = (printed_rows(run.stdout), metric)
+    rows, metric = runs[False]
+    assert len(rows) == 2 * 20 and (rows, metric) == runs[True]
+    top1 = float(re.search(r"'Top1-Acc': ([0-9.]+)", metric[0]).group(1))
+    assert top1 > 0.8, metric  # the 75x75 answer (at 299x299: 0.1, chance)
+    correct = [row for row in rows if row[1] == "1" and row[3] == os.path.basename(os.path.dirname(row[0]))]
+    assert len(correct) > 0.8 * 20, rows

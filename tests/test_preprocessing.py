@@ -21,7 +21,7 @@ from src.class_names import imagenet_class_ids, imagenet_class_names
 from src.model_utils.config import PROJECT_ROOT, get_config
 from src.onnx_runner import OnnxClassifier
 from src.prediction import CheckpointModel, load_images
-from src.preprocessing import KEYS, SOURCES, Preprocessing, resolve_preprocessing
+from src.preprocessing import KEYS, SOURCES, Preprocessing, resolve_image_size, resolve_preprocessing
 from tests.timm_reference import photos_logp
 
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
@@ -166,6 +166,26 @@ def test_without_a_record_the_configuration_applies(capsys):
     assert resolve_preprocessing(cfg, {}).interpolation == "bicubic"
     assert capsys.readouterr().out == ""  # nothing recorded: nothing to differ from
 
+
+def test_the_recorded_image_size_applies_unless_given(capsys):
+    """The size recorded with the weights replaces the config file's; --height/--width win, with one line each
+    that differs; a malformed record is refused."""
+    from src.errors import UserError
+    recorded, source = {"image_size": [75, 90]}, "'w.ckpt'"
+    plain = get_config(["--config_path", CPU_CONFIG])
+    assert resolve_image_size(plain, {}, source) is plain
+    cfg = resolve_image_size(plain, recorded, source)
+    assert (cfg.height, cfg.width, cfg.batch_size, cfg.given("height")) == (75, 90, plain.batch_size, False)
+    assert capsys.readouterr().out == ("image size: 75x90, recorded in 'w.ckpt' (the config says 299x299; "
+                                       "--height/--width override it)\n")
+    cfg = resolve_image_size(_config("--crop_pct", 0.5), recorded, source)
+    assert (cfg.height, cfg.width, cfg.given("height"), cfg.given("crop_pct")) == (SIZE, SIZE, True, True)
+    assert capsys.readouterr().out.splitlines() == [
+        "image size: --width 75 differs from 90, which 'w.ckpt' were trained with"]
+    with pytest.raises(UserError) as err:
+        resolve_image_size(plain, {"image_size": [75, True]}, source)
+    assert str(err.value) == ("'image_size' recorded in 'w.ckpt' must be [height, width] in pixels, got [75, True]: "
+                              "pass --height and --width with the size the weights were trained at.")
 
 def test_original_checkpoint_evaluates_with_the_original_preprocessing(trained_checkpoint, photos, monkeypatch,
                                                                        capsys):

@@ -13,10 +13,12 @@ from src.data_files import CIFAR_RECORD_BYTES
 from src.dataset import create_dataset
 from src.model_utils.config import PROJECT_ROOT, get_config
 from src.onnx_runner import OnnxClassifier
+from src import quantization
 from src.tools.quantize_onnx import main as quantize_main
 
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
 DIGITS = ["--config_path", CPU_CONFIG, "--ds_type", "cifar10", "--num_classes", "10"]
+VNNI = ["--target_cpu", "vnni"]  # INT8 is written for a VNNI CPU from any machine (CI has AVX2 only)
 
 
 def tiny_classifier(path, batch=4, size=75, classes=10, opset=11):
@@ -54,10 +56,13 @@ def quantize(capsys, *args):
 def test_tiny_model_is_quantized_with_the_head_in_float(demo_data, tmp_path, capsys):
     model = tiny_classifier(tmp_path / "tiny.onnx")
     output = tmp_path / "tiny_int8.onnx"
-    code, out, err = quantize(capsys, *DIGITS, "--file_name", model, "--calib_dataset_path",
+    code, out, err = quantize(capsys, *DIGITS, *VNNI, "--file_name", model, "--calib_dataset_path",
                               os.path.join(demo_data, "cifar10"), "--num_calib", "10", "--output", str(output))
     assert code == 0, err
+    assert "target vnni (--target_cpu): INT8 (QDQ" in out
     assert "10 calibration images" in out and f"wrote {output} (1 of 1 convolutions INT8" in out
+    assert re.search(r"check on 320 training images the calibration did not use: top-1 float32 [0-9.]+ % -> "
+                     r"INT8 [0-9.]+ %, agreement [0-9.]+ %", out), out
     quantized = onnx.load(output)
     onnx.checker.check_model(quantized)
     assert max(o.version for o in quantized.opset_import if o.domain in ("", "ai.onnx")) >= 13
@@ -88,6 +93,9 @@ def _write_cifar(folder, records, record_bytes=CIFAR_RECORD_BYTES, label=0):
     ("other_classes", r"has 10 outputs but num_classes is 12"),
     ("already_int8", r"is already quantized"),
     ("unknown_layer", r"--keep_float 'features\.99' names no convolution"),
+    ("output_is_input", r"--output '.*out_int8\.onnx' is the input file '.*model\.onnx' \(the same file, or a link"),
+    ("no_check_images", r"no training images beyond the 4 used for calibration"),
+    ("loses_top1", r"INT8 loses -?[0-9.]+ points of top-1 on 320 training images .* more than --max_top1_loss -100"),
 ])
 def test_bad_input_is_one_line_and_leaves_no_output(case, message, demo_data, tmp_path, capsys):
     model = tiny_classifier(tmp_path / "model.onnx")
@@ -114,14 +122,20 @@ def test_bad_input_is_one_line_and_leaves_no_output(case, message, demo_data, tm
         args += ["--num_classes", "12"]
     elif case == "already_int8":
         first = tmp_path / "first_int8.onnx"
-        assert quantize(capsys, *args, "--file_name", model, "--calib_dataset_path", calib, "--num_calib", "4",
-                        "--output", str(first))[0] == 0
+        assert quantize(capsys, *args, *VNNI, "--file_name", model, "--calib_dataset_path", calib,
+                        "--num_calib", "4", "--output", str(first))[0] == 0
         model = str(first)
     elif case == "unknown_layer":
         args += ["--keep_float", "features.99"]
+    elif case == "output_is_input":  # a hard link: another name of the same file
+        os.link(model, tmp_path / "out_int8.onnx")
+    elif case == "no_check_images":
+        calib = _write_cifar(tmp_path / "calib", 4)
+    elif case == "loses_top1":  # a bound no model meets: the check's refusal path
+        args += ["--max_top1_loss", "-100"]
     before = set(os.listdir(tmp_path))
-    code, _, err = quantize(capsys, *args, "--file_name", model, "--calib_dataset_path", calib, "--num_calib", "4",
-                            "--output", str(tmp_path / "out_int8.onnx"))
+    code, _, err = quantize(capsys, *args, *VNNI, "--file_name", model, "--calib_dataset_path", calib,
+                            "--num_calib", "4", "--output", str(tmp_path / "out_int8.onnx"))
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err
@@ -168,3 +182,54 @@ def test_int8_model_of_a_trained_network_keeps_its_predictions(quickstart):
     # eval_onnx.py ran the INT8 file like any ONNX file, on the same images.
     with open(os.path.join(out, "eval_onnx_int8.log"), encoding="utf-8") as log:
         assert f"accuracy: {int8_accuracy:.5f}" in log.read()
+
+
+# /proc/cpuinfo "flags" lines (abridged to the flags that matter and a few around them)
+MILAN_AVX2 = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse4_2 avx f16c fma bmi2 avx2 sha_ni\n"
+GENOA_AVX512_VNNI = ("flags\t\t: fpu avx fma avx2 avx512f avx512dq avx512bw avx512vl avx512_bf16 avx512vbmi "
+                     "avx512_vnni avx512_bitalg\n")
+ALDER_LAKE_AVX_VNNI = "flags\t\t: fpu avx fma avx2 avx_vnni serialize\n"
+SAPPHIRE_RAPIDS_AMX = "flags\t\t: avx2 fma avx512f avx512bw avx512_vnni amx_bf16 amx_tile amx_int8\n"
+SKYLAKE_SP_AVX512 = "flags\t\t: avx2 fma avx512f avx512dq avx512cd avx512bw avx512vl\n"
+ARM = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes crc32 asimddp\n"
+
+
+@pytest.mark.parametrize("text,target,described", [
+    (MILAN_AVX2, "avx2", "AVX2, FMA (no AVX-512, no VNNI)"),
+    (GENOA_AVX512_VNNI, "vnni", "AVX2, FMA, AVX-512F, AVX-512BW, AVX512-VNNI"),
+    (ALDER_LAKE_AVX_VNNI, "vnni", "AVX2, FMA, AVX-VNNI (no AVX-512)"),
+    (SAPPHIRE_RAPIDS_AMX, "vnni", "AVX2, FMA, AVX-512F, AVX-512BW, AVX512-VNNI, AMX-INT8"),
+    (SKYLAKE_SP_AVX512, "avx512", "AVX2, FMA, AVX-512F, AVX-512BW (no VNNI)"),
+    (ARM, "avx2", "none of AVX2, AVX-512, VNNI (no AVX-512, no VNNI)"),
+])
+def test_cpu_target_comes_from_the_cpuinfo_flags(text, target, described):
+    flags = quantization.cpu_flags(text)
+    assert quantization.cpu_target(flags) == target
+    assert quantization.describe_isa(flags) == described
+
+
+@pytest.mark.parametrize("cpuinfo,option,writes", [
+    (MILAN_AVX2, [], False), (SKYLAKE_SP_AVX512, [], False), (GENOA_AVX512_VNNI, [], True),
+    (GENOA_AVX512_VNNI, ["--target_cpu", "avx2"], False), (MILAN_AVX2, ["--target_cpu", "vnni"], True),
+])
+def test_int8_is_written_only_for_a_vnni_target(cpuinfo, option, writes, demo_data, tmp_path, capsys, monkeypatch):
+    """Without VNNI the tool says so in one line, keeps float32 (no file) and exits 0; with VNNI (found in
+    the CPU's flags, or named by --target_cpu) it writes the INT8 file."""
+    (tmp_path / "cpuinfo").write_text(cpuinfo)
+    monkeypatch.setattr(quantization, "CPUINFO", str(tmp_path / "cpuinfo"))
+    model, output = tiny_classifier(tmp_path / "model.onnx"), tmp_path / "model_int8.onnx"
+    code, out, err = quantize(capsys, *DIGITS, *option, "--file_name", model, "--output", str(output),
+                              "--calib_dataset_path", os.path.join(demo_data, "cifar10"), "--num_calib", "8",
+                              "--num_check", "8")
+    assert code == 0 and not err, err
+    described = quantization.describe_isa(quantization.cpu_flags(cpuinfo))
+    target = option[1] if option else quantization.cpu_target(quantization.cpu_flags(cpuinfo))
+    first = out.splitlines()[0]
+    assert first.startswith(f"quantize_onnx: this CPU has {described}; target {target}"), first
+    assert output.exists() == writes
+    if writes:
+        assert ": INT8 (QDQ" in first and f"wrote {output}" in out
+    else:
+        assert out.strip() == first and first.endswith("so float32 is kept and no INT8 file is written "
+                                                       "(--target_cpu vnni quantizes for a CPU with VNNI)")
+        assert sorted(os.listdir(tmp_path)) == ["cpuinfo", "model.onnx"]

@@ -1,5 +1,5 @@
 """train.py and eval.py never lose a run or report a wrong number: outputs checked before any work, clean stops on
-SIGINT/SIGTERM with the resume command, leftovers of killed runs removed, one run per folder, resuming at another
+SIGINT/SIGTERM with the resume command (and for export.py and predict.py, from their first moment), leftovers of killed runs removed, one run per folder, resuming at another
 batch size, class names recorded at training and used by name at evaluation. Real processes, signals and files
 on a 40-image ImageNet-style folder of the demo digits at 75x75."""
 import ast
@@ -12,10 +12,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import types
 
 import mindspore as ms
+import numpy as np
 import pytest
 
 from conftest import run_entry_point
@@ -23,6 +25,7 @@ from src.checkpoint import checkpoint_metadata, read_checkpoint
 from src.data_files import CIFAR_TRAIN_DIR
 from src.dataset import create_dataset
 from src.fileio import TEMPORARY_NAME
+from src.interrupt import NAMES
 from src.model_utils.config import PROJECT_ROOT, get_config
 from src.resume import previous_best, resume_point
 from src.run_folder import RUN_FILE
@@ -373,3 +376,120 @@ def test_predict_names_classes_and_preprocesses_as_training_recorded(trained, fo
     assert len(lines) == VAL_PER_CLASS
     shown = {name for line in lines for name in re.findall(r"\d+\. (\S+) \((\d+)\)", line)}
     assert shown == {(name, str(index)) for index, name in enumerate(CLASSES)}  # recorded names, no --class_names
+
+
+
+def _signal_after_start(process, delay, signum=signal.SIGINT):
+    """Send `signum` to `process` `delay` s after its signal handling started (catch_signals, the entry point's
+    first lines: its watcher thread runs), from a thread; return the thread."""
+    def send():
+        tasks = f"/proc/{process.popen.pid}/task"
+        while process.popen.poll() is None and len(os.listdir(tasks)) < 2:
+            time.sleep(0.002)
+        time.sleep(delay)
+        process.popen.send_signal(signum)
+    thread = threading.Thread(target=send)
+    thread.start()
+    return thread
+
+
+def _only_stop_line(err, script, signal_name=NAMES[signal.SIGINT]):
+    """The one line on stderr of a run stopped by a signal (with its detail, if any)."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and re.fullmatch(rf"{re.escape(script)}: stopped by {re.escape(signal_name)}(\. .+)?",
+                                            lines[0]), err[-3000:]
+    return lines[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", ["export.py", "eval.py"])
+def test_ctrl_c_while_mindspore_is_imported_is_a_clean_stop(script, trained_checkpoint, folders, tmp_path):
+    """Ctrl-C 0.2, 0.5, 1 and 2 s after the entry point started (while `import mindspore` runs): exit 130 and one
+    line (issue 23: an exception inside the import, then `Fatal Python error` and exit 134)."""
+    runs = []
+    for delay in (0.2, 0.5, 1.0, 2.0):
+        work = tmp_path / f"at_{delay}"
+        work.mkdir()
+        args = _script(script, *SETTINGS, "--checkpoint_path", trained_checkpoint, "--dataset_path", folders["val"],
+                       "--ckpt_file", trained_checkpoint, "--file_format", "ONNX", "--file_name", str(work / "model"))
+        process = Process(args, None, work, "run")
+        runs.append((delay, work, process, _signal_after_start(process, delay)))
+    for delay, work, process, sender in runs:
+        sender.join()
+        code, _, err = process.finish()
+        assert code == 130, f"{delay} s: {err[-3000:]}"
+        _only_stop_line(err, script)
+        assert sorted(os.listdir(work)) == ["run.err", "run.out"]  # no model, no temporary file, no graph dump
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_during_export_stops_at_once_in_one_line(trained_checkpoint, tmp_path):
+    """Ctrl-C during the export waits for the file; Ctrl-C again (here: every 0.3 s) stops at once, in one line,
+    leaving nothing (issue 23: MindSpore's compiler printed ~60 ERROR lines and left rank_0/om/analyze_fail.ir in
+    the working folder)."""
+    model = tmp_path / "out" / "model.onnx"
+    export = Process(_script("export.py", *SETTINGS, "--ckpt_file", trained_checkpoint, "--file_format", "ONNX",
+                             "--file_name", str(model)), None, tmp_path, "export")
+    writing = lambda: os.path.isdir(model.parent) and any(TEMPORARY_NAME.match(name)  # noqa: E731
+                                                          for name in os.listdir(model.parent))
+    export.wait_for(writing, "the export")
+    export.popen.send_signal(signal.SIGINT)
+    export.wait_for(lambda: "received: stopping at the next safe point" in export.out.read_text(), "the first stop")
+    while export.popen.poll() is None:
+        time.sleep(0.3)
+        export.popen.send_signal(signal.SIGINT)
+    code, _, err = export.finish()
+    assert code == 130 and _only_stop_line(err, "export.py") == \
+        f"export.py: stopped by SIGINT (Ctrl-C). '{model}' was not written"
+    assert sorted(os.listdir(tmp_path)) == ["export.err", "export.out", "out"] and not os.listdir(tmp_path / "out")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,signum,code", [("checkpoint", signal.SIGINT, 130), ("onnx", signal.SIGINT, 130),
+                                              ("onnx", signal.SIGTERM, 143)])
+def test_a_signal_during_predict_is_a_clean_stop(kind, signum, code, trained_checkpoint, demo_data, tmp_path):
+    """predict.py stops like the other entry points (issue 23: a KeyboardInterrupt traceback with an ONNX file,
+    exit 143 and no message with a checkpoint)."""
+    from tests.test_input_checks import _onnx_classifier
+    images = tmp_path / "images"
+    images.mkdir()
+    val = os.path.join(demo_data, "imagenet", "val")
+    for name in os.listdir(val):
+        for copy in range(4):  # 1,440 images: the run lasts past the signal
+            os.makedirs(images / f"{name}_{copy}")
+            for image in os.listdir(os.path.join(val, name)):
+                os.link(os.path.join(val, name, image), images / f"{name}_{copy}" / image)
+    model = ["--ckpt_file", trained_checkpoint] if kind == "checkpoint" else \
+        ["--file_name", _onnx_classifier(tmp_path / "tiny.onnx", np.ones((3, 10)))]
+    run = Process(_script("predict.py", *SETTINGS, *model, "--image", str(images), "--output",
+                          str(tmp_path / "preds.csv")), None, tmp_path, "predict")
+    run.wait_for(lambda: "preprocessing:" in run.out.read_text(), "predicting")
+    run.popen.send_signal(signum)
+    stopped, _, err = run.finish()
+    assert stopped == code
+    _only_stop_line(err, "predict.py", NAMES[signum])
+    assert not [name for name in os.listdir(tmp_path) if TEMPORARY_NAME.match(name)]
+
+
+@pytest.mark.slow
+def test_predict_and_eval_use_the_size_the_checkpoint_was_trained_at(trained, folders, tmp_path):
+    """train.py records 75x75: predict.py and eval.py with a config file that says 299x299 and no --height/--width
+    give the answers of an explicit --height 75 --width 75 run (issue 23: 299x299 gave chance accuracy)."""
+    checkpoint = str(trained["final"])
+    note = f"image size: 75x75, recorded in '{checkpoint}' (the config says 299x299; --height/--width override it)"
+    sized = SETTINGS[SETTINGS.index("--config_path"):SETTINGS.index("--work_nums")]  # config, classes, size, batch
+    unsized = [arg for arg in sized if arg not in ("--width", "--height", "75")]
+    outputs = {}
+    for settings in (unsized, sized):
+        runs = [_run(_script("predict.py", *settings, "--ckpt_file", checkpoint, "--image", folders["val"],
+                             "--topk", "2"), None, tmp_path),
+                _run(_script("eval.py", *settings, "--checkpoint_path", checkpoint, "--dataset_path", folders["val"]),
+                     None, tmp_path)]
+        for run in runs:
+            assert run.returncode == 0, run.stderr[-3000:]
+            assert (note in run.stdout.splitlines()) == (settings is unsized), run.stdout[-2000:]
+            assert "centre crop 75x75" in run.stdout
+        outputs[settings is sized] = [[line for line in run.stdout.splitlines() if line.startswith(("/", "metric:"))]
+                                      for run in runs]
+    assert outputs[False] == outputs[True]
+    assert len(outputs[True][0]) == 18 and len(outputs[True][1]) == 1

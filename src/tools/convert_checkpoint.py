@@ -6,8 +6,8 @@ timm: `model.safetensors` of `inception_v4.tf_in1k` (read with NumPy, no PyTorch
 dict (.pth/.bin, read only when PyTorch is installed). mindcv: its MindSpore `.ckpt`. BatchNorm eps differences
 are folded into the moving variance; the head BatchNorms the sources lack are set to identity, so the
 converted network's log-probabilities equal log_softmax of the source's logits. The class count comes from the
-input's classifier. The checkpoint records the source's preprocessing (src.preprocessing.SOURCES) and, for
-1000 classes, the ImageNet-1k class names and WordNet ids.
+input's classifier. The checkpoint records the source's preprocessing (src.preprocessing.SOURCES), its input
+size (299x299) and, for 1000 classes, the ImageNet-1k class names and WordNet ids.
 """
 import argparse
 import os
@@ -18,8 +18,12 @@ import numpy as np
 from src.checkpoint import detect_layout, read_checkpoint, save_checkpoint, shown_names
 from src.class_names import imagenet_class_ids, imagenet_class_names
 from src.errors import UserError, report_user_errors
+from src.fileio import check_not_input
 from src.inceptionv4 import BN0_EPS, CONV_BN_EPS, HEAD_BN_EPS, NUM_FEATURES, Inceptionv4
-from src.preprocessing import SOURCES
+from src.preprocessing import IMAGE_SIZE_KEY, SOURCES
+
+SOURCE_IMAGE_SIZE = (299, 299)
+"""The input size (height, width) timm's and mindcv's Inception-v4 weights were trained at."""
 
 SOURCE_BN_EPS = {"timm": 1e-3, "mindcv": 1e-3}
 CLASSIFIER = {"timm": "last_linear", "mindcv": "classifier"}
@@ -161,9 +165,10 @@ def _run(args):
         raise UserError(f"--output '{args.output}' must end with .ckpt (a MindSpore checkpoint).")
     if os.path.isdir(args.output):
         raise UserError(f"--output '{os.path.abspath(args.output)}' is a folder: give a .ckpt file path.")
+    check_not_input(args.output, args.input)
     weights = read_weights(args.input)
     net, num_classes = convert(args.source, weights, args.input)
-    metadata = {"preprocessing": SOURCES[args.source].to_dict(),
+    metadata = {"preprocessing": SOURCES[args.source].to_dict(), IMAGE_SIZE_KEY: list(SOURCE_IMAGE_SIZE),
                 "converted_from": {"source": args.source, "file": os.path.basename(args.input)}}
     if num_classes == 1000:
         metadata.update(class_names=imagenet_class_names(), class_ids=imagenet_class_ids())
@@ -175,7 +180,7 @@ def _run(args):
     prep = SOURCES[args.source]
     print(f"convert_checkpoint: wrote {args.output}: {args.source} weights in the original model zoo's layout, "
           f"{len(net.parameters_dict())} parameters ({count:,} trainable values), "
-          f"{num_classes} classes; recorded {prep.describe(299, 299)[len('preprocessing: '):]}", flush=True)
+          f"{num_classes} classes; recorded {prep.describe(*SOURCE_IMAGE_SIZE)[len('preprocessing: '):]}", flush=True)
     print(f"use it: python eval.py --checkpoint_path {args.output} --num_classes {num_classes} --dataset_path VAL; "
           f"python predict.py --ckpt_file {args.output} --num_classes {num_classes} --image IMAGE; fine-tune: "
           f"python train.py --pretrained {args.output} --num_classes N --dataset_path TRAIN", flush=True)

@@ -1,7 +1,14 @@
 """Quantize an exported ONNX classifier to INT8 with onnxruntime's static quantization.
 
     python -m src.tools.quantize_onnx --config_path CFG --file_name model.onnx --calib_dataset_path DATA
-        [--num_calib N] [--method {minmax,entropy,percentile}] [--keep_float LAYERS] --output model_int8.onnx
+        [--num_calib N] [--method {minmax,entropy,percentile}] [--keep_float LAYERS] [--num_check N]
+        [--max_top1_loss POINTS] [--target_cpu {auto,avx2,avx512,vnni}] --output model_int8.onnx
+
+It first reads the CPU's instruction sets (/proc/cpuinfo): onnxruntime's INT8 kernels beat float32 only with
+VNNI (AVX-VNNI, AVX512-VNNI, AMX-INT8); elsewhere it says so in one line, writes no file and exits 0
+(--target_cpu vnni quantizes for such a CPU from any machine). After quantizing it runs both models on
+--num_check training images the calibration did not use and refuses (one error line, no file) when INT8
+loses more than --max_top1_loss points of top-1 there.
 
 Calibration reads the training split of DATA (ImageNet root or train/ folder, or the CIFAR-10 folder's
 data_batch files) through the evaluation preprocessing eval_onnx.py uses; ds_type, num_classes and the
@@ -9,12 +16,11 @@ preprocessing keys apply as for eval_onnx.py, batch size and image size come fro
 src/quantization.py for what is quantized and what stays in float32.
 """
 import argparse
-import os
 import sys
 
 from src.class_names import model_classes
 from src.errors import UserError, report_user_errors
-from src.fileio import atomic_output
+from src.fileio import atomic_output, check_not_input
 from src.inference import model_file
 from src.model_utils.config import get_config
 from src.onnx_runner import OnnxClassifier, data_config
@@ -22,6 +28,22 @@ from src.preprocessing import resolve_preprocessing
 from src import quantization
 
 TOOL = "quantize_onnx"
+DEFAULT_CHECK_IMAGES = 320  # 1 point = 3 images: a good network's few flips in either direction do not refuse it
+MAX_TOP1_LOSS = 1.0
+INT8_PAYS = {"avx2": False, "avx512": False, "vnni": True}
+"""Whether onnxruntime's INT8 file is faster than float32 on each target (README, "INT8 ONNX model": measured
+on AVX2 and on AVX512-VNNI; AVX-512 without VNNI runs the same two-instruction u8*s8 products as AVX2)."""
+
+
+def choose(target_cpu, flags):
+    """(target, one line saying what was found and chosen) for --target_cpu and the CPU's `flags`."""
+    target = quantization.cpu_target(flags) if target_cpu == "auto" else target_cpu
+    found = f"{TOOL}: this CPU has {quantization.describe_isa(flags)}; target {target}" + \
+        (" (--target_cpu)" if target_cpu != "auto" else "")
+    if INT8_PAYS[target]:
+        return target, f"{found}: INT8 (QDQ, u8 activations, s8 per-channel weights)"
+    return target, (f"{found}: without VNNI onnxruntime's INT8 convolutions are slower than float32, so float32 "
+                    "is kept and no INT8 file is written (--target_cpu vnni quantizes for a CPU with VNNI)")
 
 
 def parse_args(argv):
@@ -38,9 +60,18 @@ def parse_args(argv):
     parser.add_argument("--keep_float", default="",
                         help="comma-separated convolutions to keep in float32: layer names "
                              "(features.16.branch_3.1) or block prefixes (features.0 = the stem); default none")
+    parser.add_argument("--num_check", type=int, default=DEFAULT_CHECK_IMAGES,
+                        help="training images after the calibration ones on which INT8 top-1 is checked against "
+                             "float32 (default %(default)s; 0: no check)")
+    parser.add_argument("--max_top1_loss", type=float, default=MAX_TOP1_LOSS,
+                        help="top-1 points INT8 may lose on the check images (default %(default)s)")
+    parser.add_argument("--target_cpu", choices=("auto",) + quantization.TARGETS, default="auto",
+                        help="CPU the INT8 file is for: auto (this one, from /proc/cpuinfo), avx2 or avx512 "
+                             "(no VNNI: float32 kept), vnni (AVX-VNNI, AVX512-VNNI or AMX-INT8: INT8 written)")
     args, rest = parser.parse_known_args(argv)
-    if args.num_calib < 1:
-        raise UserError(f"--num_calib must be at least 1, got {args.num_calib}.")
+    for key in ("num_calib", "num_check"):
+        if getattr(args, key) < (key == "num_calib"):
+            raise UserError(f"--{key} must be at least {int(key == 'num_calib')}, got {getattr(args, key)}.")
     args.keep_float = [name.strip() for name in args.keep_float.split(",") if name.strip()]
     return args, get_config(rest, description=__doc__.splitlines()[0])
 
@@ -61,32 +92,62 @@ def check_model(cfg, model):
 
 
 def run(args, cfg):
-    """Quantize; return (output path, report dict)."""
+    """Quantize; return (output path, report dict), or (None, None) where float32 is kept for the target."""
     source = model_file(cfg.file_name, "ONNX")
     output = model_file(args.output, "ONNX")
-    if os.path.abspath(source) == os.path.abspath(output):
-        raise UserError(f"--output '{output}' is the input model: choose another file name.")
+    check_not_input(output, source)
     model = OnnxClassifier(source, "CPU")
     check_model(cfg, model)
+    target, line = choose(args.target_cpu, quantization.cpu_flags())
+    print(line, flush=True)
+    if not INT8_PAYS[target]:
+        return None, None
     data_cfg = data_config(cfg, model, TOOL)
     prep = resolve_preprocessing(cfg, model.metadata, f"'{source}'")
-    batches, count = quantization.calibration_images(data_cfg, args.calib_dataset_path, args.num_calib,
-                                                     model.batch_size or 1, prep, *model_classes(model.metadata))
+    images, labels = quantization.training_images(data_cfg, args.calib_dataset_path, args.num_calib + args.num_check,
+                                                  prep, *model_classes(model.metadata))
+    count = min(args.num_calib, len(images))
+    batches = quantization.batched(images[:count], model.batch_size or 1)
     print(prep.describe(model.height, model.width, crop=cfg.ds_type == "imagenet"), flush=True)
     print(f"{TOOL}: {count} calibration images of '{args.calib_dataset_path}', {args.method} ranges", flush=True)
     try:
         with atomic_output(output) as tmp:
             report = quantization.quantize_model(source, tmp, model.input_name, batches, args.method,
                                                  args.keep_float)
+            if args.num_check:
+                report["check"] = check_top1(args, source, tmp, images[count:], labels[count:])
     except OSError as err:
         raise UserError(f"cannot write '{output}': {err.strerror or err}.") from None
     return output, report
+
+
+def check_top1(args, source, int8_path, images, labels):
+    """The top-1 check on the held-out training images; UserError (so no file) when INT8 loses more than
+    --max_top1_loss points, or when the split left no image for it."""
+    if not len(images):
+        raise UserError(f"'{args.calib_dataset_path}' has no training images beyond the {args.num_calib} used for "
+                        "calibration, so INT8 cannot be checked against float32: pass a smaller --num_calib, or "
+                        "--num_check 0 to skip the check.")
+    check = quantization.top1_check(source, int8_path, images, labels)
+    loss = 100 * (check["float_top1"] - check["int8_top1"])
+    summary = (f"{len(images)} training images the calibration did not use: top-1 float32 "
+               f"{100 * check['float_top1']:.2f} % -> INT8 {100 * check['int8_top1']:.2f} %, agreement "
+               f"{100 * check['agreement']:.1f} %")
+    if loss > args.max_top1_loss:
+        raise UserError(f"INT8 loses {loss:.2f} points of top-1 on {summary}, more than --max_top1_loss "
+                        f"{args.max_top1_loss:g}: no INT8 file written; deploy the float32 '{source}', or try "
+                        "--method percentile or more --num_calib images.")
+    return f"{TOOL}: check on {summary}"
 
 
 @report_user_errors
 def main(argv=None):
     args, cfg = parse_args(sys.argv[1:] if argv is None else argv)
     output, report = run(args, cfg)
+    if report is None:
+        return
+    if "check" in report:
+        print(report["check"], flush=True)
     kept = report["kept_float"]
     print(f"{TOOL}: kept in float32: the head ({len(report['head'])} nodes from the global pooling on)"
           + (f" and {len(kept)} convolution(s): {', '.join(kept)}" if kept else ""), flush=True)
