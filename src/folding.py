@@ -15,17 +15,22 @@ import numpy as np
 from mindspore import nn
 
 
+def batchnorm_affine(gamma, beta, mean, variance, eps):
+    """(scale, shift) of an eval-mode BatchNorm: it maps x to x * scale + shift, per channel."""
+    scale = gamma / np.sqrt(variance + eps)
+    return scale, beta - mean * scale
+
+
 def folded_conv(conv, batchnorm):
     """A new nn.Conv2d with bias equal to `conv` followed by `batchnorm` in eval mode."""
     if batchnorm.use_batch_statistics:
         raise ValueError("a BatchNorm with use_batch_statistics=True normalises with the batch's own "
                          "statistics even in eval mode and cannot be folded into its conv.")
-    gamma, beta, mean, variance = (param.asnumpy().astype(np.float64) for param in (
-        batchnorm.gamma, batchnorm.beta, batchnorm.moving_mean, batchnorm.moving_variance))
-    scale = gamma / np.sqrt(variance + batchnorm.eps)
+    scale, shift = batchnorm_affine(*(param.asnumpy().astype(np.float64) for param in (
+        batchnorm.gamma, batchnorm.beta, batchnorm.moving_mean, batchnorm.moving_variance)), batchnorm.eps)
     weight = conv.weight.asnumpy().astype(np.float64) * scale.reshape(-1, 1, 1, 1)
-    bias = conv.bias.asnumpy().astype(np.float64) if conv.has_bias else np.zeros_like(mean)
-    bias = beta + (bias - mean) * scale
+    bias = conv.bias.asnumpy().astype(np.float64) if conv.has_bias else np.zeros_like(shift)
+    bias = shift + bias * scale
     return nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride,
                      pad_mode=conv.pad_mode, padding=conv.padding, dilation=conv.dilation, group=conv.group,
                      has_bias=True, weight_init=ms.Tensor(weight.astype(np.float32)),

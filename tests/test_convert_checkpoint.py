@@ -1,6 +1,7 @@
 """src.tools.convert_checkpoint: timm's safetensors (against timm's own outputs) and mindcv's checkpoint
-(against mindcv's own network) become checkpoints of this network with the same outputs; bad inputs are one
-line and leave no file."""
+(against mindcv's own network) become checkpoints of this network with the same outputs; --to timm writes
+timm's state dict back with the same outputs; bad inputs are one line and leave no file."""
+import json
 import os
 import subprocess
 import sys
@@ -8,12 +9,13 @@ import sys
 import mindspore as ms
 import numpy as np
 import pytest
-from safetensors.numpy import save_file
+from safetensors import safe_open
+from safetensors.numpy import load_file, save_file
 
-from src.checkpoint import checkpoint_metadata
+from src.checkpoint import METADATA_KEY, checkpoint_metadata
 from src.inference import load_network
 from src.model_utils.config import PROJECT_ROOT, get_config
-from tests.timm_reference import expected_logp, recipe_weights, reference_input
+from tests.timm_reference import expected_logp, recipe_weights, reference_input, timm_keys
 
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
 MINDCV_CLASSES, MINDCV_SIZE = 10, 75
@@ -148,3 +150,107 @@ def test_the_output_may_not_be_the_input_by_any_path(mindcv_reference, timm_file
             "would replace the input. Choose another file name."), run.stderr
     assert {path: path.read_bytes() for path in before} == before
     assert sorted(os.listdir(tmp_path)) == ["hard.ckpt", "link.ckpt", "mindcv.ckpt"]
+
+
+def test_timm_round_trip_gives_timms_state_dict(timm_file, tmp_path):
+    """timm -> this network -> timm: timm's keys and shapes (keys.tsv) and the same values (<= 1e-6 relative)."""
+    ckpt, back = tmp_path / "timm.ckpt", tmp_path / "back.safetensors"
+    assert convert("--source", "timm", "--input", timm_file, "--output", ckpt).returncode == 0
+    run = convert("--to", "timm", "--input", ckpt, "--output", back)
+    assert run.returncode == 0, run.stderr
+    assert "1000 classes" in run.stdout and "load_state_dict" in run.stdout
+    tensors = load_file(str(back))
+    # safetensors stores its tensors sorted by name (timm's own files too); load_state_dict matches by name
+    assert sorted((key, value.shape) for key, value in tensors.items()) == sorted(timm_keys())
+    for key, value in recipe_weights().items():
+        np.testing.assert_allclose(tensors[key], value, rtol=1e-6, atol=0, err_msg=key)
+    with safe_open(str(back), "np") as stream:
+        assert stream.metadata()["format"] == "pt"
+    assert sorted(os.listdir(tmp_path)) == ["back.safetensors", "timm.ckpt"]  # no temporary file left
+
+
+@pytest.fixture(scope="module")
+def trained_here(tmp_path_factory):
+    """A checkpoint of this network as train.py writes it (10 classes, recorded preprocessing and class names),
+    with random non-identity statistics in every BatchNorm, the head's two included."""
+    from src.checkpoint import save_checkpoint
+    from src.inceptionv4 import Inceptionv4
+    ms.set_seed(3)
+    net = Inceptionv4(classes=MINDCV_CLASSES, is_train=False)
+    rng = np.random.default_rng(5)
+    ranges = {"gamma": (0.5, 1.5), "beta": (-0.2, 0.2), "moving_mean": (-0.5, 0.5), "moving_variance": (0.5, 2.0)}
+    for param in net.get_parameters():
+        kind = param.name.rsplit(".", 1)[1]
+        if kind in ranges or param.name == "softmax.dense.bias":
+            low, high = ranges.get(kind, (-0.1, 0.1))
+            param.set_data(ms.Tensor(rng.uniform(low, high, param.shape).astype(np.float32)))
+    path = tmp_path_factory.mktemp("trained") / "trained.ckpt"
+    save_checkpoint(net, str(path), metadata={"preprocessing": {"image_mean": [0.485, 0.456, 0.406],
+                                                                "image_std": [0.229, 0.224, 0.225],
+                                                                "interpolation": "bilinear", "crop_pct": 1.0},
+                                              "class_names": [f"digit_{i}" for i in range(MINDCV_CLASSES)]})
+    return path
+
+
+def test_network_trained_here_exported_to_timm_computes_its_log_probabilities(trained_here, tmp_path):
+    """The exported file, read back by the importer (checked against timm's own outputs above), gives the
+    checkpoint's log-probabilities: the eps change and the head BatchNorms folded into last_linear are exact."""
+    exported, back = tmp_path / "model.safetensors", tmp_path / "back.ckpt"
+    run = convert("--to", "timm", "--input", trained_here, "--output", exported)
+    assert run.returncode == 0, run.stderr
+    assert "10 classes" in run.stdout and "image_mean [0.485, 0.456, 0.406]" in run.stdout
+    tensors = load_file(str(exported))
+    assert sorted(tensors) == sorted(key for key, _ in timm_keys())
+    dense = ms.load_checkpoint(str(trained_here))["softmax.dense.weight"].asnumpy()
+    assert tensors["last_linear.weight"].shape == dense.shape == (MINDCV_CLASSES, 1536)
+    assert np.abs(tensors["last_linear.weight"] - dense).max() > 0.1 * np.abs(dense).max()  # the head BNs count
+    with safe_open(str(exported), "np") as stream:
+        assert json.loads(stream.metadata()[METADATA_KEY])["class_names"][3] == "digit_3"
+    assert convert("--source", "timm", "--input", exported, "--output", back).returncode == 0
+    image = np.random.default_rng(11).standard_normal((2, 3, 75, 75)).astype(np.float32)
+    original = network(trained_here, MINDCV_CLASSES)[0](ms.Tensor(image)).asnumpy()
+    again = network(back, MINDCV_CLASSES)[0](ms.Tensor(image)).asnumpy()
+    assert np.abs(again - original).max() <= 1e-5
+
+
+def _with(path, folder, name, value_of):
+    """A copy of checkpoint `path` in `folder` whose parameter `name` is value_of(its array)."""
+    params = ms.load_checkpoint(str(path))
+    params[name] = ms.Parameter(ms.Tensor(value_of(params[name].asnumpy())), name=name)
+    copy = folder / "changed.ckpt"
+    ms.save_checkpoint([{"name": key, "data": value} for key, value in params.items()
+                        if isinstance(value, ms.Parameter)], str(copy))
+    return copy
+
+
+def _set(index, value):
+    def change(array):
+        array = array.copy()
+        array.flat[index] = value
+        return array
+    return change
+
+
+@pytest.mark.parametrize("name,change,words", [
+    ("features.6.branch_0.conv.batchnorm.moving_variance", _set(3, 1e-4),
+     ["cannot be written exactly for timm", "features.6.branch_0.conv.batchnorm", "features.11.branch0.bn",
+      "channel 3"]),
+    ("softmax.batchnorm.gamma", _set(0, np.nan), ["NaN or infinite values", "softmax.batchnorm.gamma"]),
+])
+def test_exports_that_cannot_be_exact_are_refused_in_one_line(trained_here, tmp_path, name, change, words):
+    changed = _with(trained_here, tmp_path, name, change)
+    run = convert("--to", "timm", "--input", changed, "--output", tmp_path / "model.safetensors")
+    assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert all(word in run.stderr for word in words), run.stderr
+    assert os.listdir(tmp_path) == ["changed.ckpt"]  # no output, no temporary file
+
+
+def test_bad_export_arguments(trained_here, tmp_path):
+    link = tmp_path / "model.safetensors"
+    link.symlink_to(trained_here)
+    for output, message in [(tmp_path / "model.ckpt", "must end with .safetensors"),
+                            (link, "is the input file")]:
+        run = convert("--to", "timm", "--input", trained_here, "--output", output)
+        assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1, run.stderr
+        assert message in run.stderr, run.stderr
+    assert os.listdir(tmp_path) == ["model.safetensors"] and link.is_symlink()

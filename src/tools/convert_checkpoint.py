@@ -1,6 +1,8 @@
-"""Convert published Inception-v4 weights into a checkpoint of this network (the original model zoo's names).
+"""Convert published Inception-v4 weights into a checkpoint of this network (the original model zoo's names),
+and a checkpoint of this network back into timm's `inception_v4` state dict.
 
     python -m src.tools.convert_checkpoint --source {timm,mindcv} --input IN --output OUT.ckpt
+    python -m src.tools.convert_checkpoint --to timm --input CKPT --output model.safetensors
 
 timm: `model.safetensors` of `inception_v4.tf_in1k` (read with NumPy, no PyTorch needed), or a PyTorch state
 dict (.pth/.bin, read only when PyTorch is installed). mindcv: its MindSpore `.ckpt`. BatchNorm eps differences
@@ -8,17 +10,26 @@ are folded into the moving variance; the head BatchNorms the sources lack are se
 converted network's log-probabilities equal log_softmax of the source's logits. The class count comes from the
 input's classifier. The checkpoint records the source's preprocessing (src.preprocessing.SOURCES), its input
 size (299x299) and, for 1000 classes, the ImageNet-1k class names and WordNet ids.
+
+--to timm writes, with NumPy, what `timm.create_model("inception_v4", num_classes=N).load_state_dict(...,
+strict=True)` takes and computes the checkpoint's eval-mode log-probabilities as log_softmax of its logits:
+the conv BatchNorms' eps 1e-5 -> 1e-3 folded into the running variance, and the head BatchNorms (affine maps
+in eval mode around the dense layer; the dropout between them is the identity) folded into last_linear. The
+checkpoint's metadata (class names, preprocessing) goes into the file's header.
 """
 import argparse
+import json
 import os
 import sys
 
 import numpy as np
 
-from src.checkpoint import detect_layout, read_checkpoint, save_checkpoint, shown_names
+from src.checkpoint import (METADATA_KEY, assign_params, checkpoint_metadata, checkpoint_num_classes, detect_layout,
+                            read_checkpoint, save_checkpoint, shown_names)
 from src.class_names import imagenet_class_ids, imagenet_class_names
 from src.errors import UserError, report_user_errors
-from src.fileio import check_not_input
+from src.fileio import atomic_output, check_not_input
+from src.folding import batchnorm_affine
 from src.inceptionv4 import BN0_EPS, CONV_BN_EPS, HEAD_BN_EPS, NUM_FEATURES, Inceptionv4
 from src.preprocessing import IMAGE_SIZE_KEY, SOURCES
 
@@ -148,11 +159,57 @@ def _tensor(value):
     return ms.Tensor(np.ascontiguousarray(value))
 
 
+def to_timm(params, path):
+    """({timm key: float32 array}, num_classes): timm's `inception_v4` state dict computing what the checkpoint
+    dict `params` (read from `path`) computes in eval mode; UserError when no timm state dict can be exact."""
+    num_classes = checkpoint_num_classes(params)
+    if num_classes is None:
+        raise UserError(f"'{path}' has no softmax.dense.weight: it is not a checkpoint of this network.")
+    net = Inceptionv4(classes=num_classes, is_train=False)
+    assign_params(net, params, path)
+    values = {param.name: param.asnumpy().astype(np.float64) for param in net.get_parameters()}
+    broken = [name for name, value in values.items() if not np.isfinite(value).all()]
+    if broken:
+        raise UserError(f"'{path}' holds NaN or infinite values ({shown_names(broken)}): the training that wrote "
+                        "it diverged; convert an earlier checkpoint.")
+    tensors = {}
+    for name, value in values.items():
+        key = source_name("timm", name)
+        if key is None or key.startswith(f"{CLASSIFIER['timm']}."):
+            continue  # the head: folded below
+        if name.endswith("moving_variance"):  # same y for timm's eps: var + eps_ours = var' + eps_timm
+            value = value + CONV_BN_EPS - SOURCE_BN_EPS["timm"]
+            if value.min() < 0:
+                channel = int(value.argmin())
+                raise UserError(f"'{path}' cannot be written exactly for timm: BatchNorm "
+                                f"{name[:-len('.moving_variance')]} (timm's {key[:-len('.running_var')]}) has "
+                                f"moving_variance {values[name][channel]:.3g} in channel {channel}, so timm's "
+                                f"eps {SOURCE_BN_EPS['timm']:g} alone exceeds its variance + eps {CONV_BN_EPS:g}.")
+        tensors[key] = value
+    tensors["last_linear.weight"], tensors["last_linear.bias"] = _folded_head(values)
+    return {key: value.astype(np.float32) for key, value in tensors.items()}, num_classes
+
+
+def _folded_head(values):
+    """timm's last_linear (weight, bias) for our eval-mode head: bn0 (x * a + c), dropout (identity), dense
+    (W x + b), softmax.batchnorm (z * s + t); then W' = diag(s) W diag(a), b' = s (W c + b) + t."""
+    def affine(prefix, eps):
+        return batchnorm_affine(*(values[f"{prefix}.{kind}"] for kind in (
+            "gamma", "beta", "moving_mean", "moving_variance")), eps)
+    a, c = affine("bn0", BN0_EPS)
+    s, t = affine("softmax.batchnorm", HEAD_BN_EPS)
+    weight, bias = values["softmax.dense.weight"], values["softmax.dense.bias"]
+    return s[:, None] * weight * a[None, :], s * (weight @ c + bias) + t
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", required=True, choices=sorted(CLASSIFIER), help="where the weights come from")
-    parser.add_argument("--input", required=True, help="timm .safetensors (or .pth/.bin) / mindcv .ckpt file")
-    parser.add_argument("--output", required=True, help="checkpoint to write (.ckpt)")
+    direction = parser.add_mutually_exclusive_group(required=True)
+    direction.add_argument("--source", choices=sorted(CLASSIFIER), help="where the weights come from")
+    direction.add_argument("--to", choices=["timm"], help="write this network's checkpoint as that library's weights")
+    parser.add_argument("--input", required=True, help="timm .safetensors (or .pth/.bin) / mindcv .ckpt file; "
+                        "with --to: a checkpoint of this network")
+    parser.add_argument("--output", required=True, help="file to write: .ckpt (--source), .safetensors (--to timm)")
     args = parser.parse_args(argv)
     return _run(args)
 
@@ -161,11 +218,14 @@ def main(argv=None):
 def _run(args):
     if not os.path.isfile(args.input):
         raise UserError(f"input '{os.path.abspath(args.input)}' does not exist.")
-    if not args.output.lower().endswith(".ckpt"):
-        raise UserError(f"--output '{args.output}' must end with .ckpt (a MindSpore checkpoint).")
+    extension, kind = (".safetensors", "a safetensors file") if args.to else (".ckpt", "a MindSpore checkpoint")
+    if not args.output.lower().endswith(extension):
+        raise UserError(f"--output '{args.output}' must end with {extension} ({kind}).")
     if os.path.isdir(args.output):
-        raise UserError(f"--output '{os.path.abspath(args.output)}' is a folder: give a .ckpt file path.")
+        raise UserError(f"--output '{os.path.abspath(args.output)}' is a folder: give a {extension} file path.")
     check_not_input(args.output, args.input)
+    if args.to:
+        return _write_timm(args)
     weights = read_weights(args.input)
     net, num_classes = convert(args.source, weights, args.input)
     metadata = {"preprocessing": SOURCES[args.source].to_dict(), IMAGE_SIZE_KEY: list(SOURCE_IMAGE_SIZE),
@@ -184,6 +244,33 @@ def _run(args):
     print(f"use it: python eval.py --checkpoint_path {args.output} --num_classes {num_classes} --dataset_path VAL; "
           f"python predict.py --ckpt_file {args.output} --num_classes {num_classes} --image IMAGE; fine-tune: "
           f"python train.py --pretrained {args.output} --num_classes N --dataset_path TRAIN", flush=True)
+    return 0
+
+
+def _write_timm(args):
+    params = read_checkpoint(args.input)
+    tensors, num_classes = to_timm(params, args.input)
+    metadata = checkpoint_metadata(params)
+    header = {"format": "pt", **({METADATA_KEY: json.dumps(metadata, ensure_ascii=False, sort_keys=True)}
+                                 if metadata else {})}
+    from safetensors.numpy import save_file
+    try:
+        with atomic_output(args.output) as tmp:
+            save_file(tensors, tmp, metadata=header)
+    except OSError as err:
+        raise UserError(f"cannot write '{os.path.abspath(args.output)}': {err.strerror or err}.") from None
+    print(f"convert_checkpoint: wrote {args.output}: timm inception_v4 state dict, {len(tensors)} tensors, "
+          f"{num_classes} classes (BatchNorm eps 1e-5 -> 1e-3 folded into running_var; bn0 and softmax.batchnorm "
+          "folded into last_linear)", flush=True)
+    prep, size = metadata.get("preprocessing"), metadata.get(IMAGE_SIZE_KEY)
+    fed = (f"feed it what the checkpoint records: {', '.join(f'{k} {v}' for k, v in prep.items())}"
+           if isinstance(prep, dict) else "the checkpoint records no preprocessing (the original's: ImageNet "
+           "mean/std, bilinear, crop_pct 1.0)")
+    if isinstance(size, list) and len(size) == 2:
+        fed += f", at {size[0]}x{size[1]}"
+    print(f"use it: model = timm.create_model('inception_v4', num_classes={num_classes}); "
+          f"model.load_state_dict(safetensors.torch.load_file('{args.output}'), strict=True); model.eval(); "
+          f"log_softmax(model(x)) are the checkpoint's log-probabilities; {fed}", flush=True)
     return 0
 
 
