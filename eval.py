@@ -2,7 +2,9 @@
 
 Prints `metric: {'Loss': ..., 'Top1-Acc': ..., 'Top5-Acc': ...}` over every image of the eval split
 (ImageNet val/ folder or CIFAR-10 test batch, per ds_type); the last batch may be smaller. Class folders are
-labelled by WordNet id (n01440764) or name with the classes the checkpoint records.
+labelled by WordNet id (n01440764) or name with the classes the checkpoint records. --checkpoint_path
+MODEL.mindir evaluates an exported MINDIR file instead (nn.GraphCell), with the preprocessing and classes it
+records and its input size and batch (a last, smaller batch is completed with zero images that are not scored).
 """
 # pylint: disable=wrong-import-position
 if __name__ == "__main__":  # before any import starts a thread (src/interrupt.py)
@@ -13,16 +15,18 @@ from mindspore.train import Callback
 
 from src import interrupt
 from src.callback import StopOnSignal
-from src.checkpoint import checkpoint_metadata
+from src.checkpoint import checkpoint_metadata, exported_format
 from src.data_files import class_indexing, dataset_class_names, evaluation_classes
 from src.context import init_context
 from src.dataset import explain_pipeline_errors
-from src.errors import report_user_errors
+from src.errors import UserError, report_user_errors
 from src.evaluation import create_eval_model
 from src.inference import load_network
+from src.mindir_runner import MindirClassifier
 from src.model_utils.config import get_config
 from src.model_utils.modelarts_unzip import modelarts_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
+from src.onnx_runner import data_config
 from src.preprocessing import resolve_image_size, resolve_preprocessing
 
 
@@ -37,13 +41,26 @@ class ImageCounter(Callback):
         self.count += run_context.original_args().eval_dataset_element[-1].shape[0]
 
 
+def load_model(cfg):
+    """(network, recorded metadata, cfg) of --checkpoint_path: a checkpoint (cfg with the image size it records
+    unless set on the command line), or an exported MINDIR file whose input size and batch size replace the
+    config's."""
+    if exported_format(cfg.checkpoint_path) == "MINDIR":
+        model = MindirClassifier(cfg.checkpoint_path)
+        if model.num_classes != cfg.num_classes:
+            raise UserError(f"'{model.path}' has {model.num_classes} outputs but num_classes is {cfg.num_classes}: "
+                            f"pass --num_classes {model.num_classes}.")
+        return model.cell, model.metadata, data_config(cfg, model, "eval")
+    net, params = load_network(cfg, cfg.checkpoint_path)
+    metadata = checkpoint_metadata(params)
+    return net, metadata, resolve_image_size(cfg, metadata, f"'{cfg.checkpoint_path}'")
+
+
 @moxing_wrapper(pre_process=modelarts_pre_process)
 def run_eval(cfg):
     """Load `cfg.checkpoint_path` and evaluate it on `cfg.dataset_path`; return (metrics, image count)."""
     init_context(cfg)
-    net, params = load_network(cfg, cfg.checkpoint_path)
-    metadata = checkpoint_metadata(params)
-    cfg = resolve_image_size(cfg, metadata, f"'{cfg.checkpoint_path}'")
+    net, metadata, cfg = load_model(cfg)
     prep = resolve_preprocessing(cfg, metadata, f"'{cfg.checkpoint_path}'")
     print(prep.describe(cfg.height, cfg.width, crop=cfg.ds_type == "imagenet"), flush=True)
     class_names, class_ids = evaluation_classes(cfg.dataset_path, cfg.ds_type, cfg.num_classes, metadata,

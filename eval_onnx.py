@@ -3,9 +3,10 @@ python eval_onnx.py --config_path CFG --dataset_path DATA --ds_type {imagenet,ci
                     --device_target {CPU,GPU} --file_name MODEL.onnx
 
 Batch size, height and width come from the model (export.py fixes them); the last partial batch is
-padded and the padding is not counted. Class folders are labelled by WordNet id or name with the classes the
-model records; a model whose output count differs from --num_classes, labels beyond its outputs and NaN or infinite
-scores are errors, never an accuracy.
+padded and the padding is not counted. A model exported with --dynamic_batch True runs batches of the
+config's batch_size, the last one at its size. Class folders are labelled by WordNet id or name with the
+classes the model records; a model whose output count differs from --num_classes, labels beyond its outputs
+and NaN or infinite scores are errors, never an accuracy.
 """
 # pylint: disable=wrong-import-position
 if __name__ == "__main__":  # before any import starts a thread (src/interrupt.py)
@@ -15,10 +16,11 @@ if __name__ == "__main__":  # before any import starts a thread (src/interrupt.p
 import os
 
 from src import interrupt
+from src.checkpoint import AIR_HINT
 from src.data_files import CIFAR_EVAL_FILE, evaluation_classes, imagenet_split_folder, list_image_folder
 from src.dataset import create_dataset, explain_pipeline_errors
 from src.errors import UserError, report_user_errors
-from src.inference import model_file
+from src.inference import onnx_path
 from src.metrics import NonFiniteScores, TopKAccuracy
 from src.model_utils.config import get_config
 from src.onnx_runner import OnnxClassifier, data_config
@@ -43,7 +45,9 @@ def image_names(cfg, indices):
 
 def run_eval_onnx(cfg):
     """Score every image of `cfg.dataset_path` with the ONNX model; return the TopKAccuracy."""
-    model = OnnxClassifier(model_file(cfg.file_name, "ONNX"), cfg.device_target)
+    other = "evaluate it with eval.py --checkpoint_path"
+    model = OnnxClassifier(onnx_path(cfg.file_name, {"checkpoint": other, "MINDIR": other, "AIR": AIR_HINT}),
+                           cfg.device_target)
     check_outputs(cfg, model)
     class_names, class_ids = evaluation_classes(cfg.dataset_path, cfg.ds_type, model.num_classes, model.metadata,
                                                 f"'{model.path}'")

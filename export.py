@@ -1,10 +1,11 @@
 """Export a checkpoint to MINDIR, ONNX or AIR:
 python export.py --config_path CFG --ckpt_file CKPT --device_target T --file_format {MINDIR,ONNX,AIR}
-                 [--export_batch_size N]
+                 [--export_batch_size N] [--dynamic_batch True]
 
 The model takes float32 images of shape (export_batch_size, 3, height, width) and returns log-probabilities
 (export_batch_size, num_classes). export_batch_size is 1 unless set, as in the original, whose inference app
-feeds one image at a time. It is written to file_name plus the format's extension.
+feeds one image at a time; an ONNX file exported with --dynamic_batch True takes any batch (input 'images'
+and output 'log_probs' of batch dimension 'batch'). It is written to file_name plus the format's extension.
 """
 # pylint: disable=wrong-import-position
 if __name__ == "__main__":  # before any import starts a thread (src/interrupt.py)
@@ -26,7 +27,7 @@ from src.fileio import atomic_output, prepare_output_file
 from src.inference import load_network, model_file
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import moxing_wrapper
-from src.onnx_runner import record_onnx_metadata
+from src.onnx_runner import BATCH_DIM, record_onnx_metadata
 from src.preprocessing import image_size_metadata, resolve_image_size, resolve_preprocessing
 
 
@@ -36,6 +37,14 @@ def check_backend(file_format, device_target):
         raise UserError(f"file_format AIR needs the Ascend backend (the Ascend CANN toolkit writes it), but "
                         f"device_target is {device_target}: export MINDIR or ONNX here (--file_format MINDIR "
                         "or ONNX), or export AIR on an Ascend machine with --device_target Ascend.")
+
+
+def check_dynamic_batch(cfg):
+    """A batch-dynamic model is written for ONNX only: refuse dynamic_batch with another format."""
+    if cfg.dynamic_batch and cfg.file_format != "ONNX":
+        raise UserError(f"dynamic_batch True writes a batch-dynamic ONNX file, but file_format is {cfg.file_format}: "
+                        f"pass --file_format ONNX, or --dynamic_batch False for a {cfg.file_format} file of batch "
+                        "export_batch_size.")
 
 
 def modelarts_pre_process(cfg):
@@ -62,6 +71,7 @@ def exported_metadata(cfg, recorded):
 def run_export(cfg):
     """Load `cfg.ckpt_file` into the eval-mode network and export it; return the written path."""
     check_backend(cfg.file_format, cfg.device_target)
+    check_dynamic_batch(cfg)
     if not cfg.file_name:
         raise UserError("config key 'file_name' is empty: pass --file_name with the output path.")
     path = prepare_output_file(model_file(cfg.file_name, cfg.file_format), "exported model (file_name)")
@@ -76,8 +86,10 @@ def run_export(cfg):
     try:
         with atomic_output(path) as tmp, interrupt.safe_points(), interrupt.exit_at_once(not_written, [tmp]):
             if cfg.file_format == "ONNX":  # mindspore.export(file_format='ONNX') is deprecated in favour of it
-                ms.onnx.export(net, images, file_name=tmp)
-                record_onnx_metadata(tmp, metadata)
+                dynamic = {"dynamic_axes": {"images": {0: BATCH_DIM}}} if cfg.dynamic_batch else {}
+                ms.onnx.export(net, images, file_name=tmp, input_names=["images"], output_names=["log_probs"],
+                               **dynamic)
+                record_onnx_metadata(tmp, metadata, batch if cfg.dynamic_batch else None)
             elif cfg.file_format == "MINDIR":
                 ms.export(net, images, file_name=tmp, file_format="MINDIR",
                           custom_func=lambda model: model.user_info.update({METADATA_KEY: json.dumps(metadata)}))
@@ -89,9 +101,12 @@ def run_export(cfg):
     except interrupt.Interrupted as stop:
         stop.detail = not_written
         raise
-    print(f"export: wrote {path} ({cfg.file_format}, batch size {batch}: input {batch}x3x{cfg.height}x{cfg.width} "
-          f"float32, output {batch}x{cfg.num_classes} log-probabilities; --export_batch_size sets the batch)",
-          flush=True)
+    shown, hint = (("any", "--dynamic_batch False fixes it") if cfg.dynamic_batch else
+                   (str(batch), "--export_batch_size sets the batch" +
+                    (", --dynamic_batch True lets it vary" if cfg.file_format == "ONNX" else "")))
+    size = "N" if cfg.dynamic_batch else batch
+    print(f"export: wrote {path} ({cfg.file_format}, batch size {shown}: input {size}x3x{cfg.height}x{cfg.width} "
+          f"float32, output {size}x{cfg.num_classes} log-probabilities; {hint})", flush=True)
     return path
 
 

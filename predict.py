@@ -1,8 +1,8 @@
-"""Classify images with a checkpoint (MindSpore) or an exported ONNX file (onnxruntime):
+"""Classify images with a checkpoint (MindSpore) or an exported ONNX (onnxruntime) or MINDIR (MindSpore) file:
 
     python predict.py --config_path CFG --ckpt_file CKPT --image PATH [--topk 5]
                       [--class_names FILE_OR_FOLDER] [--output preds.csv]
-    python predict.py --config_path CFG --file_name MODEL.onnx --image PATH ...
+    python predict.py --config_path CFG --file_name MODEL.onnx|MODEL.mindir --image PATH ...
 
 PATH is an image or a folder of images (sub-folders included). Each image goes through eval.py's
 preprocessing (the settings recorded with the weights unless overridden on the command line) and is printed
@@ -24,7 +24,7 @@ from src.context import init_context
 from src.errors import UserError, report_user_errors
 from src.fileio import atomic_output
 from src.model_utils.config import get_config
-from src.prediction import CheckpointModel, OnnxModel, class_names, list_images, load_images
+from src.prediction import class_names, list_images, load_images, open_model
 from src.preprocessing import resolve_preprocessing
 
 CSV_COLUMNS = ("image", "rank", "class_index", "class_name", "probability")
@@ -46,8 +46,8 @@ def parse(argv=None):
     if args.topk < 1:
         raise UserError(f"--topk must be at least 1, got {args.topk}.")
     if cfg.given("ckpt_file") == cfg.given("file_name"):
-        raise UserError("pass exactly one model: --ckpt_file CKPT (a checkpoint) or --file_name MODEL.onnx "
-                        "(an exported ONNX file).")
+        raise UserError("pass exactly one model: --ckpt_file CKPT (a checkpoint) or --file_name MODEL.onnx or "
+                        "MODEL.mindir (an exported ONNX or MINDIR file).")
     return args, cfg
 
 
@@ -72,7 +72,7 @@ def run_predict(args, cfg):
     check_output(args.output)
     paths = list_images(args.image)
     init_context(cfg)
-    model = CheckpointModel(cfg) if cfg.given("ckpt_file") else OnnxModel(cfg)
+    model = open_model(cfg)
     prep = resolve_preprocessing(cfg, model.metadata, model.source)
     print(prep.describe(model.height, model.width), flush=True)
     names = class_names(args.class_names, model.metadata, model.num_classes, model.source)

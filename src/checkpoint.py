@@ -17,6 +17,14 @@ _SHOWN = 5
 CONVERT_HINT = "python -m src.tools.convert_checkpoint --source {source} --input {path} --output CONVERTED.ckpt"
 
 _TORCH_EXTENSIONS = (".safetensors", ".pth", ".pt", ".bin")
+EXPORT_EXTENSIONS = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
+"""File extension of each format export.py writes."""
+AIR_HINT = "AIR files run on Ascend 310 with scripts/run_infer_310.sh"
+_EXPORTED_HINTS = {
+    "ONNX": "pass ONNX files with --file_name (predict.py, eval_onnx.py)",
+    "MINDIR": "predict.py (--file_name) and eval.py (--checkpoint_path) run it",
+    "AIR": AIR_HINT,
+}
 
 
 def read_checkpoint(path):
@@ -25,6 +33,11 @@ def read_checkpoint(path):
         raise UserError("no checkpoint given: pass --checkpoint_path (eval), --ckpt_file (export) "
                         "or --resume (train) with a .ckpt file.")
     check_input_file(path, "checkpoint", "pass an existing .ckpt file.")
+    exported = exported_format(path)
+    if exported:
+        raise UserError(f"'{path}' is an exported {exported} model, not a MindSpore checkpoint: "
+                        f"{_EXPORTED_HINTS[exported]}; training and export.py need the .ckpt file it was "
+                        "exported from.")
     if os.path.getsize(path) == 0:
         raise UserError(f"checkpoint '{os.path.abspath(path)}' is empty (0 bytes): it was not written completely; "
                         "copy or save it again, or pass another .ckpt file.")
@@ -36,6 +49,11 @@ def read_checkpoint(path):
     except (ValueError, RuntimeError, TypeError) as err:
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"'{path}' is not a readable MindSpore checkpoint ({detail}).") from None
+
+
+def exported_format(path):
+    """'MINDIR', 'ONNX' or 'AIR' when `path` has the extension of a file export.py writes, else None."""
+    return next((fmt for fmt, extension in EXPORT_EXTENSIONS.items() if path.lower().endswith(extension)), None)
 
 
 LAYOUT_MARKERS = {

@@ -30,14 +30,43 @@ def _provider(device_target):
     return provider
 
 
-def record_onnx_metadata(path, metadata):
-    """Store `metadata` (JSON) in the ONNX file's metadata_props under METADATA_KEY, rewriting `path`."""
+def record_onnx_metadata(path, metadata, traced_batch=None):
+    """Store `metadata` (JSON) in the ONNX file's metadata_props under METADATA_KEY, rewriting `path`; with
+    `traced_batch`, also make its batch dimension dynamic (`make_batch_dynamic`)."""
     import onnx
     model = onnx.load(path)
     entry = next((prop for prop in model.metadata_props if prop.key == METADATA_KEY), None) or \
         model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(metadata, ensure_ascii=False, sort_keys=True)
+    if traced_batch is not None:
+        make_batch_dynamic(model, traced_batch)
     onnx.save(model, path)
+
+
+BATCH_DIM = "batch"
+"""Name of the dynamic batch dimension of export.py --dynamic_batch True files."""
+
+
+def make_batch_dynamic(model, traced_batch):
+    """Let the ONNX `model`, exported by mindspore.onnx.export with a dynamic input batch from a trace at
+    `traced_batch` images, run at any batch: the output's batch dimension becomes symbolic and the Reshapes
+    of the BatchNorm1d layers, whose target shapes the trace fixed at (traced_batch, C, 1, 1) and
+    (traced_batch, C), copy the batch from their input instead (ONNX Reshape: 0 = the input's dimension)."""
+    from onnx import numpy_helper
+    shapes = {node.output[0]: node.attribute[0] for node in model.graph.node if node.op_type == "Constant"}
+    shapes.update({init.name: init for init in model.graph.initializer})
+    for node in model.graph.node:
+        if node.op_type != "Reshape":
+            continue
+        holder = shapes[node.input[1]]
+        tensor = holder.t if hasattr(holder, "t") else holder
+        target = numpy_helper.to_array(tensor).copy()
+        if target[0] == traced_batch:
+            target[0] = 0
+            tensor.CopyFrom(numpy_helper.from_array(target, tensor.name))
+    for value in model.graph.output:
+        value.type.tensor_type.shape.dim[0].dim_param = BATCH_DIM
+    del model.graph.value_info[:]  # shapes inferred at the traced batch
 
 
 def _recorded_metadata(session, path):

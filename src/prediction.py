@@ -1,17 +1,18 @@
-"""predict.py's parts: the images to classify, the model (a checkpoint in MindSpore or an ONNX file in
-onnxruntime), and the class names its outputs are reported with."""
+"""predict.py's parts: the images to classify, the model (a checkpoint or an exported MINDIR file in MindSpore,
+or an ONNX file in onnxruntime), and the class names its outputs are reported with."""
 import os
 
 import mindspore as ms
 import numpy as np
 
 from src import interrupt
-from src.checkpoint import checkpoint_metadata
+from src.checkpoint import AIR_HINT, checkpoint_metadata, exported_format
 from src.class_names import imagenet_class_names, read_class_names
 from src.data_files import IMAGE_EXTENSIONS
 from src.errors import UserError
 from src.image_check import image_data_problem
-from src.inference import load_network, model_file
+from src.inference import load_network, onnx_path
+from src.mindir_runner import MindirClassifier
 from src.onnx_runner import OnnxClassifier
 from src.preprocessing import resolve_image_size
 
@@ -84,18 +85,43 @@ class CheckpointModel:
         return np.concatenate(outputs)
 
 
-class OnnxModel:
-    """An exported ONNX file in onnxruntime; its input size and recorded metadata come from the file."""
+class _ExportedModel:
+    """An exported file run by `classifier` (OnnxClassifier, MindirClassifier); its input size and recorded
+    metadata come from the file."""
 
-    def __init__(self, cfg):
-        self.classifier = OnnxClassifier(model_file(cfg.file_name, "ONNX"), cfg.device_target)
-        self.metadata = self.classifier.metadata
-        self.num_classes = self.classifier.num_classes
-        self.height, self.width = self.classifier.height, self.classifier.width
-        self.source = f"'{self.classifier.path}'"
+    def __init__(self, classifier):
+        self.classifier = classifier
+        self.metadata = classifier.metadata
+        self.num_classes = classifier.num_classes
+        self.height, self.width = classifier.height, classifier.width
+        self.source = f"'{classifier.path}'"
 
     def predict(self, images):
         return self.classifier.predict(images)
+
+
+class OnnxModel(_ExportedModel):
+    """An exported ONNX file (--file_name) in onnxruntime."""
+
+    def __init__(self, cfg):
+        path = onnx_path(cfg.file_name, {"checkpoint": "pass checkpoints with --ckpt_file", "AIR": AIR_HINT})
+        super().__init__(OnnxClassifier(path, cfg.device_target))
+
+
+class MindirModel(_ExportedModel):
+    """An exported MINDIR file in MindSpore (nn.GraphCell)."""
+
+    def __init__(self, path):
+        super().__init__(MindirClassifier(path))
+
+
+def open_model(cfg):
+    """predict.py's model: a .mindir given with --file_name (or --ckpt_file) in MindSpore, else the checkpoint
+    --ckpt_file or the ONNX file --file_name."""
+    path = cfg.ckpt_file if cfg.given("ckpt_file") else cfg.file_name
+    if exported_format(path) == "MINDIR":
+        return MindirModel(path)
+    return CheckpointModel(cfg) if cfg.given("ckpt_file") else OnnxModel(cfg)
 
 
 def class_names(user_value, metadata, num_classes, source):

@@ -21,7 +21,9 @@ AVX512-VNNI, AMX); `top1_check` compares the INT8 file with float32 on held-out 
 import contextlib
 import io
 import os
+import statistics
 import tempfile
+import time
 
 import numpy as np
 import onnx
@@ -228,3 +230,22 @@ def top1_check(float_path, int8_path, images, labels):
     int8_top1 = OnnxClassifier(int8_path, "CPU").predict(images).argmax(1)
     return {"float_top1": float((float_top1 == labels).mean()), "int8_top1": float((int8_top1 == labels).mean()),
             "agreement": float((float_top1 == int8_top1).mean())}
+
+
+SPEED_ROUNDS = 5
+
+
+def speeds(float_path, int8_path, images):
+    """Images/s of the float32 and the INT8 model on the batch `images` in onnxruntime on this CPU: medians of
+    SPEED_ROUNDS runs, alternating between the two after one warm-up run each."""
+    from src.onnx_runner import OnnxClassifier
+    models = [OnnxClassifier(path, "CPU") for path in (float_path, int8_path)]
+    times = [[], []]
+    for model in models:
+        model.predict(images)
+    for _ in range(SPEED_ROUNDS):
+        for model, spent in zip(models, times):
+            start = time.perf_counter()
+            model.predict(images)
+            spent.append(time.perf_counter() - start)
+    return tuple(len(images) / statistics.median(spent) for spent in times)

@@ -73,11 +73,12 @@ def read_results(cwd, stems, folder="result_Files", suffix="_0.bin"):
     return np.stack([np.fromfile(os.path.join(cwd, folder, stem + suffix), np.float32) for stem in stems])
 
 
-def export_model(checkpoint, path, height=SIZE, width=SIZE, batch_size=1, file_format="ONNX"):
+def export_model(checkpoint, path, height=SIZE, width=SIZE, batch_size=1, file_format="ONNX", dynamic_batch=False):
     result = run([sys.executable, os.path.join(PROJECT_ROOT, "export.py"), "--config_path", CPU_CONFIG,
                   "--ckpt_file", checkpoint, "--device_target", "CPU", "--file_format", file_format,
                   "--num_classes", str(NUM_CLASSES), "--height", str(height), "--width", str(width),
-                  "--export_batch_size", str(batch_size), "--file_name", path], cwd=PROJECT_ROOT)
+                  "--export_batch_size", str(batch_size), "--dynamic_batch", str(dynamic_batch),
+                  "--file_name", path], cwd=PROJECT_ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     return f"{path}.{file_format.lower()}"
 
@@ -220,6 +221,23 @@ def test_input_size_and_batch_come_from_the_model(app, checkpoint, tmp_path):
     assert np.all(np.abs(logits - expected).max(axis=1) <= 1e-3 * (expected.max(axis=1) - expected.min(axis=1)))
     assert len(os.listdir(tmp_path / "run" / "result_Files")) == 7
     assert "infer_count 3" in result.stdout
+
+
+@pytest.mark.slow
+def test_batch_dynamic_model_runs_one_image_at_a_time(app, checkpoint, tmp_path):
+    """export.py --dynamic_batch True: the app runs the file at batch 1 (no padding) and gives onnxruntime's
+    log-probabilities for every image."""
+    model = export_model(checkpoint, str(tmp_path / "dynamic"), batch_size=3, dynamic_batch=True)
+    folder = write_varied_images(str(tmp_path / "varied"))
+    result = run_app(str(tmp_path / "run"), f"--model_path={model}", f"--dataset_path={folder}")
+    assert result.returncode == 0, result.stderr
+    assert f"input 1x3x{SIZE}x{SIZE}, 7 images" in result.stdout and "infer_count 7" in result.stdout
+    stems, images, _ = eval_tensors(folder)
+    from src.onnx_runner import OnnxClassifier
+    expected = OnnxClassifier(model, "CPU").predict(images)
+    logits = read_results(str(tmp_path / "run"), stems)
+    assert np.array_equal(logits.argmax(axis=1), expected.argmax(axis=1))
+    assert np.all(np.abs(logits - expected).max(axis=1) <= 1e-3 * (expected.max(axis=1) - expected.min(axis=1)))
 
 
 def app_tensors(cwd, folder, preprocessing, *flags, model):

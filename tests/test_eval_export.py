@@ -22,6 +22,7 @@ from src.inference import model_file
 from src.loss import CrossEntropySmooth
 from src.metrics import TopKAccuracy, topk_correct
 from src.model_utils.config import PROJECT_ROOT, get_config
+from src.mindir_runner import MindirClassifier
 from src.onnx_runner import OnnxClassifier
 
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
@@ -82,17 +83,22 @@ def trained(tmp_path_factory, demo_data):
 
 @pytest.fixture(scope="module")
 def exported(trained):
-    """{format: path} of the trained checkpoint exported by export.py to MINDIR and ONNX (run in parallel)."""
-    jobs = {fmt: _start(_python("export.py", *MODEL_ARGS, "--export_batch_size", str(BATCH), "--device_target", "CPU",
-                                "--file_format", fmt, "--ckpt_file", trained["ckpt"],
-                                "--file_name", str(trained["folder"] / "model")))
-            for fmt in ("MINDIR", "ONNX")}
+    """{kind: path} of the trained checkpoint exported by export.py (run in parallel) to MINDIR and ONNX of
+    batch BATCH, and to a batch-dynamic ONNX file ("dynamic")."""
+    kinds = {"MINDIR": ("MINDIR", "model", []), "ONNX": ("ONNX", "model", []),
+             "dynamic": ("ONNX", "dynamic", ["--dynamic_batch", "True"])}
+    jobs = {kind: _start(_python("export.py", *MODEL_ARGS, "--export_batch_size", str(BATCH), "--device_target",
+                                 "CPU", "--file_format", fmt, "--ckpt_file", trained["ckpt"], *extra,
+                                 "--file_name", str(trained["folder"] / name)))
+            for kind, (fmt, name, extra) in kinds.items()}
     paths = {}
-    for fmt, job in jobs.items():
+    for kind, job in jobs.items():
         code, out, err = _finish(job)
         assert code == 0, err
-        paths[fmt] = str(trained["folder"] / f"model.{fmt.lower()}")
-        assert f"export: wrote {paths[fmt]}" in out
+        fmt, name, extra = kinds[kind]
+        paths[kind] = str(trained["folder"] / f"{name}.{fmt.lower()}")
+        batch = "any: input Nx3x75x75 float32, output Nx10" if extra else f"{BATCH}: input {BATCH}x3x75x75"
+        assert f"export: wrote {paths[kind]} ({fmt}, batch size {batch}" in out
     return paths
 
 
@@ -101,6 +107,33 @@ def test_mindir_reloaded_with_graphcell_matches_the_network(trained, exported):
     output = graph(ms.Tensor(trained["images"])).asnumpy()
     assert output.shape == (BATCH, 10)
     assert np.abs(output - trained["reference"]).max() <= 1e-4
+
+
+def test_mindir_classifier_reads_the_recorded_metadata_and_scores_any_number_of_images(trained, exported):
+    model = MindirClassifier(exported["MINDIR"])
+    assert (model.batch_size, model.height, model.width, model.num_classes) == (BATCH, 75, 75, 10)
+    assert model.metadata == OnnxClassifier(exported["ONNX"], "CPU").metadata  # user_info = metadata_props
+    assert set(model.metadata) >= {"preprocessing", "num_classes"}
+    # 5 images: one batch completed with zero images; 19: a full batch and a partial one.
+    images = np.concatenate([trained["images"], trained["images"][:3]])
+    for count in (5, 19):
+        output = model.predict(images[:count])
+        assert output.shape == (count, 10)
+        assert np.abs(output - np.concatenate([trained["reference"]] * 2)[:count]).max() <= 1e-4
+
+
+def test_dynamic_batch_onnx_gives_the_checkpoint_log_probabilities_at_any_batch(trained, exported):
+    model = OnnxClassifier(exported["dynamic"], "CPU")
+    assert (model.batch_size, model.height, model.width, model.num_classes) == (None, 75, 75, 10)
+    graph = onnx.load(exported["dynamic"]).graph
+    assert [value.name for value in graph.input] == ["images"] and [value.name for value in graph.output] == [
+        "log_probs"]
+    assert [dim.dim_param for dim in (graph.input[0], graph.output[0]) for dim in dim.type.tensor_type.shape.dim[:1]
+            ] == ["batch", "batch"]
+    for count in (1, 3, 16):
+        output = model.session.run(None, {"images": trained["images"][:count]})[0]
+        assert output.shape == (count, 10)
+        assert np.abs(output - trained["reference"][:count]).max() <= 1e-4
 
 
 def test_onnx_in_onnxruntime_matches_the_network(trained, exported):
@@ -144,23 +177,39 @@ def _onnx_result(out):
 
 
 @pytest.mark.slow
-def test_eval_and_eval_onnx_agree_on_every_imagenet_image(trained, exported, demo_data):
+def test_eval_eval_onnx_and_the_exported_files_agree_on_every_imagenet_image(trained, exported, demo_data):
     val = os.path.join(demo_data, "imagenet", "val")
     eval_job = _start(_python("eval.py", *MODEL_ARGS, "--dataset_path", val, "--checkpoint_path", trained["ckpt"]))
+    # The MINDIR (batch 16) with nothing but the data: size, batch and preprocessing come from the file.
+    mindir_job = _start(_python("eval.py", "--config_path", CPU_CONFIG, "--num_classes", "10", "--dataset_path", val,
+                                "--checkpoint_path", exported["MINDIR"]))
     # eval_onnx.py gets no size or batch settings: it takes them from the model (16 x 3 x 75 x 75).
     onnx_job = _start(_python("eval_onnx.py", "--config_path", CPU_CONFIG, "--dataset_path", val,
                               "--file_name", exported["ONNX"]))
+    dynamic_job = _start(_python("eval_onnx.py", "--config_path", CPU_CONFIG, "--dataset_path", val,
+                                 "--batch_size", "7", "--file_name", exported["dynamic"]))
     code, out, err = _finish(eval_job)
     assert code == 0, err
     count, metrics = _eval_result(out)
+    code, mindir_out, err = _finish(mindir_job)
+    assert code == 0, err
+    mindir_count, mindir_metrics = _eval_result(mindir_out)
     code, onnx_out, err = _finish(onnx_job)
     assert code == 0, err
     onnx_count, accuracy = _onnx_result(onnx_out)
-    assert count == onnx_count == _image_count(val) == 360
+    code, dynamic_out, err = _finish(dynamic_job)
+    assert code == 0, err
+    assert _onnx_result(dynamic_out) == (onnx_count, accuracy) and "using batch_size" not in dynamic_out
+    assert count == onnx_count == mindir_count == _image_count(val) == 360
     assert set(metrics) == {"Loss", "Top1-Acc", "Top5-Acc"} and 0 < metrics["Loss"] < 10
     assert round(metrics["Top1-Acc"] * count) == round(accuracy["top-1 accuracy"] * count)
     assert round(metrics["Top5-Acc"] * count) == round(accuracy["top-5 accuracy"] * count)
     assert "using batch_size 16" in onnx_out and "using height 75" in onnx_out
+    assert {key: round(value * count) for key, value in mindir_metrics.items() if key != "Loss"} == \
+        {key: round(value * count) for key, value in metrics.items() if key != "Loss"}
+    assert mindir_metrics["Loss"] == pytest.approx(metrics["Loss"], rel=1e-4)
+    for key in ("batch_size 16", "height 75", "width 75"):
+        assert f"eval: using {key} of '{exported['MINDIR']}'" in mindir_out
 
 
 @pytest.mark.slow
@@ -233,6 +282,44 @@ def test_bad_checkpoints_are_clear_errors(script, kind, trained, demo_data, tmp_
     for word in words:
         assert word in err
     assert not out_dir.exists() or not os.listdir(out_dir)
+
+
+@pytest.mark.parametrize("script,option,name,words", [
+    ("eval.py", "--checkpoint_path", "model.onnx", ["is an exported ONNX model, not a MindSpore checkpoint",
+                                                    "pass ONNX files with --file_name"]),
+    ("export.py", "--ckpt_file", "model.mindir", ["is an exported MINDIR model, not a MindSpore checkpoint",
+                                                  "export.py need the .ckpt file it was exported from"]),
+    ("eval_onnx.py", "--file_name", "model.mindir", ["is an exported MINDIR model, not an ONNX model",
+                                                     "evaluate it with eval.py --checkpoint_path"]),
+    ("eval_onnx.py", "--file_name", "model.ckpt", ["is a MindSpore checkpoint, not an ONNX model",
+                                                   "evaluate it with eval.py --checkpoint_path"]),
+    ("eval.py", "--checkpoint_path", "notes.mindir", ["is not a MINDIR model", "export.py --file_format MINDIR"]),
+    ("eval.py", "--checkpoint_path", "absent.mindir", ["does not exist", "export.py --file_format MINDIR"]),
+])
+def test_a_model_file_of_the_wrong_kind_is_one_line(script, option, name, words, demo_data, tmp_path, monkeypatch,
+                                                     capsys):
+    path = tmp_path / name
+    if not name.startswith("absent"):
+        path.write_text("not a model\n")
+    args = {"eval.py": ["--dataset_path", os.path.join(demo_data, "imagenet", "val")],
+            "export.py": ["--file_format", "ONNX", "--file_name", str(tmp_path / "out")],
+            "eval_onnx.py": ["--dataset_path", os.path.join(demo_data, "imagenet", "val")]}[script]
+    code, err = _run_in_process(script, MODEL_ARGS + args + [option, str(path)], monkeypatch, capsys)
+    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert f"'{path}'" in err and ".onnx'" not in err.replace(f"'{path}'", "")  # no path the user never typed
+    for word in words:
+        assert word in err
+    assert sorted(os.listdir(tmp_path)) == ([] if name.startswith("absent") else [name])
+
+
+def test_dynamic_batch_is_refused_for_mindir_before_any_work(tmp_path, monkeypatch, capsys):
+    code, err = _run_in_process("export.py", MODEL_ARGS + ["--ckpt_file", "any.ckpt", "--file_format", "MINDIR",
+                                                           "--dynamic_batch", "True", "--file_name",
+                                                           str(tmp_path / "model")], monkeypatch, capsys)
+    assert code == 2
+    assert err == ("error: dynamic_batch True writes a batch-dynamic ONNX file, but file_format is MINDIR: pass "
+                   "--file_format ONNX, or --dynamic_batch False for a MINDIR file of batch export_batch_size.\n")
+    assert os.listdir(tmp_path) == []
 
 
 def test_air_export_off_ascend_is_refused_without_a_trace_or_a_file(trained, tmp_path):

@@ -11,6 +11,7 @@ import mindspore as ms
 import numpy as np
 import pytest
 
+from conftest import run_entry_point
 from src.dataset import create_dataset
 from src.inference import load_network
 from src.model_utils.config import PROJECT_ROOT, get_config
@@ -93,18 +94,48 @@ def test_predictions_names_csv_and_eval_pipeline_agree(trained_checkpoint, image
 
 
 @pytest.mark.slow
-def test_onnx_file_gives_the_same_classes(trained_checkpoint, images, tmp_path):
-    export = subprocess.run([sys.executable, os.path.join(PROJECT_ROOT, "export.py"), *SHAPE, "--num_classes", "10",
-                             "--ckpt_file", trained_checkpoint, "--file_format", "ONNX", "--export_batch_size", "4",
-                             "--file_name", str(tmp_path / "model")], capture_output=True, text=True)
-    assert export.returncode == 0, export.stderr
+def test_exported_files_give_the_same_classes(trained_checkpoint, images, tmp_path):
+    """ONNX and MINDIR of batch 3 (20 images: the last batch padded) and a batch-dynamic ONNX file."""
+    exports = {name: subprocess.Popen([sys.executable, os.path.join(PROJECT_ROOT, "export.py"), *SHAPE, "--num_classes",
+                                       "10", "--ckpt_file", trained_checkpoint, "--file_format", fmt,
+                                       "--export_batch_size", "3", *extra, "--file_name", str(tmp_path / name)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+               for name, fmt, extra in (("model.onnx", "ONNX", []), ("model.mindir", "MINDIR", []),
+                                        ("dynamic.onnx", "ONNX", ["--dynamic_batch", "True"]))}
+    for export in exports.values():
+        assert export.wait(timeout=900) == 0, export.stderr.read()
     from_ckpt = predict(*SHAPE, "--ckpt_file", trained_checkpoint, "--image", images, "--topk", "2")
-    from_onnx = predict(*SHAPE, "--file_name", tmp_path / "model.onnx", "--image", images, "--topk", "2")
-    assert from_ckpt.returncode == 0 and from_onnx.returncode == 0, from_onnx.stderr
-    ckpt_rows, onnx_rows = printed_rows(from_ckpt.stdout), printed_rows(from_onnx.stdout)
-    assert len(ckpt_rows) == 40 and [r[:4] for r in ckpt_rows] == [r[:4] for r in onnx_rows]
-    assert max(abs(float(a[4]) - float(b[4])) for a, b in zip(ckpt_rows, onnx_rows)) < 1e-4
+    assert from_ckpt.returncode == 0, from_ckpt.stderr
+    ckpt_rows = printed_rows(from_ckpt.stdout)
+    assert len(ckpt_rows) == 40
     assert all(name == index for _, _, index, name, _ in ckpt_rows)  # 10 classes, no names: the index
+    # Size and preprocessing come from the exported files: no --height/--width.
+    for name in exports:
+        run = predict("--config_path", CPU_CONFIG, "--file_name", tmp_path / name, "--image", images, "--topk", "2")
+        assert run.returncode == 0, (name, run.stderr)
+        rows = printed_rows(run.stdout)
+        assert [r[:4] for r in ckpt_rows] == [r[:4] for r in rows], name
+        assert max(abs(float(a[4]) - float(b[4])) for a, b in zip(ckpt_rows, rows)) < 1e-4, name
+
+
+@pytest.mark.parametrize("option,name,words", [
+    ("--file_name", "model.ckpt", ["is a MindSpore checkpoint, not an ONNX model: pass checkpoints with --ckpt_file"]),
+    ("--file_name", "model.air", ["is an exported AIR model", "scripts/run_infer_310.sh"]),
+    ("--ckpt_file", "model.onnx", ["is an exported ONNX model, not a MindSpore checkpoint",
+                                   "pass ONNX files with --file_name"]),
+    ("--file_name", "absent.mindir", ["MINDIR model", "does not exist", "export.py --file_format MINDIR"]),
+    ("--ckpt_file", "notes.mindir", ["is not a MINDIR model"]),
+])
+def test_a_model_file_of_the_wrong_kind_is_one_line(option, name, words, images, tmp_path, monkeypatch, capsys):
+    path = tmp_path / name
+    if not name.startswith("absent"):
+        path.write_text("not a model\n")
+    code, _, err = run_entry_point("predict.py", [*SHAPE, option, str(path), "--image", str(images)], monkeypatch,
+                                   capsys)
+    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert str(path) in err and f"{name}.onnx" not in err  # no path the user never typed
+    for word in words:
+        assert word in err
 
 
 def test_bad_inputs_are_one_line(trained_checkpoint, images, tmp_path):

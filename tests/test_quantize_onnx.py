@@ -75,6 +75,22 @@ def test_tiny_model_is_quantized_with_the_head_in_float(demo_data, tmp_path, cap
     assert OnnxClassifier(str(output), "CPU").predict(np.zeros((1, 3, 75, 75), np.float32)).shape == (1, 10)
 
 
+def test_batch_dynamic_model_stays_batch_dynamic(demo_data, tmp_path, capsys):
+    model = tiny_classifier(tmp_path / "dynamic.onnx", batch="batch")
+    output = tmp_path / "dynamic_int8.onnx"
+    code, _, err = quantize(capsys, *DIGITS, *VNNI, "--max_top1_loss", "100", "--file_name", model,
+                            "--calib_dataset_path", os.path.join(demo_data, "cifar10"), "--num_calib", "5",
+                            "--output", str(output))
+    assert code == 0, err
+    quantized, source = OnnxClassifier(str(output), "CPU"), OnnxClassifier(model, "CPU")
+    assert quantized.batch_size is None and quantized.session.get_inputs()[0].shape[0] == "batch"
+    images = np.random.default_rng(1).random((3, 3, 75, 75)).astype(np.float32)
+    for count in (1, 3):
+        scores = quantized.predict(images[:count])
+        assert scores.shape == (count, 10)
+        assert np.array_equal(scores.argmax(axis=1), source.predict(images[:count]).argmax(axis=1))
+
+
 def _write_cifar(folder, records, record_bytes=CIFAR_RECORD_BYTES, label=0):
     data = folder / "cifar-10-batches-bin"
     data.mkdir(parents=True)
@@ -208,13 +224,8 @@ def test_cpu_target_comes_from_the_cpuinfo_flags(text, target, described):
     assert quantization.describe_isa(flags) == described
 
 
-@pytest.mark.parametrize("cpuinfo,option,writes", [
-    (MILAN_AVX2, [], False), (SKYLAKE_SP_AVX512, [], False), (GENOA_AVX512_VNNI, [], True),
-    (GENOA_AVX512_VNNI, ["--target_cpu", "avx2"], False), (MILAN_AVX2, ["--target_cpu", "vnni"], True),
-])
-def test_int8_is_written_only_for_a_vnni_target(cpuinfo, option, writes, demo_data, tmp_path, capsys, monkeypatch):
-    """Without VNNI the tool says so in one line, keeps float32 (no file) and exits 0; with VNNI (found in
-    the CPU's flags, or named by --target_cpu) it writes the INT8 file."""
+def _quantize_for(cpuinfo, option, tmp_path, demo_data, capsys, monkeypatch):
+    """Run the tool as if on a CPU with /proc/cpuinfo `cpuinfo`: (exit code, stdout lines, stderr, output path)."""
     (tmp_path / "cpuinfo").write_text(cpuinfo)
     monkeypatch.setattr(quantization, "CPUINFO", str(tmp_path / "cpuinfo"))
     model, output = tiny_classifier(tmp_path / "model.onnx"), tmp_path / "model_int8.onnx"
@@ -222,14 +233,49 @@ def test_int8_is_written_only_for_a_vnni_target(cpuinfo, option, writes, demo_da
                               "--calib_dataset_path", os.path.join(demo_data, "cifar10"), "--num_calib", "8",
                               "--num_check", "8")
     assert code == 0 and not err, err
+    lines = out.strip().splitlines()
     described = quantization.describe_isa(quantization.cpu_flags(cpuinfo))
     target = option[1] if option else quantization.cpu_target(quantization.cpu_flags(cpuinfo))
-    first = out.splitlines()[0]
-    assert first.startswith(f"quantize_onnx: this CPU has {described}; target {target}"), first
+    assert lines[0].startswith(f"quantize_onnx: this CPU has {described}; target {target}"), lines[0]
+    return lines, output
+
+
+@pytest.mark.parametrize("cpuinfo,option,speeds,writes", [
+    (MILAN_AVX2, [], (100.0, 90.0), False), (MILAN_AVX2, [], (100.0, 119.0), False),
+    (MILAN_AVX2, [], (100.0, 121.0), True), (SKYLAKE_SP_AVX512, [], (100.0, 50.0), False),
+    (GENOA_AVX512_VNNI, [], None, True), (GENOA_AVX512_VNNI, ["--target_cpu", "avx2"], None, False),
+    (MILAN_AVX2, ["--target_cpu", "vnni"], None, True),
+])
+def test_int8_is_written_for_vnni_or_where_it_is_measured_faster(cpuinfo, option, speeds, writes, demo_data, tmp_path,
+                                                                 capsys, monkeypatch):
+    """VNNI (found in the CPU's flags, or named by --target_cpu): the INT8 file is written. This CPU without VNNI:
+    both files are timed and INT8 is kept only at MIN_SPEEDUP or more, else one line, no file, exit 0. Another CPU
+    without VNNI (--target_cpu avx2/avx512): float32 is kept, one line. (Speeds stand in for the timing here;
+    the real timing is checked below.)"""
+    timed = []
+    monkeypatch.setattr(quantization, "speeds", lambda *args: timed.append(args) or speeds)
+    lines, output = _quantize_for(cpuinfo, option, tmp_path, demo_data, capsys, monkeypatch)
     assert output.exists() == writes
+    assert bool(timed) == (speeds is not None)
+    if speeds:
+        assert "both are timed here and INT8 is kept only if at least 1.2x as fast" in lines[0]
+        speed = next(line for line in lines if line.startswith("quantize_onnx: on this CPU, batch 4:"))
+        assert f"float32 {speeds[0]:.1f} img/s, INT8 {speeds[1]:.1f} img/s ({speeds[1] / speeds[0]:.2f}x)" in speed
     if writes:
-        assert ": INT8 (QDQ" in first and f"wrote {output}" in out
-    else:
-        assert out.strip() == first and first.endswith("so float32 is kept and no INT8 file is written "
-                                                       "(--target_cpu vnni quantizes for a CPU with VNNI)")
+        assert f"wrote {output}" in lines[-1]
+    elif speeds:
+        assert lines[-1] == speed and speed.endswith("less than 1.2x, so float32 is kept and no INT8 file is written")
         assert sorted(os.listdir(tmp_path)) == ["cpuinfo", "model.onnx"]
+    else:
+        assert lines == lines[:1] and lines[0].endswith("so float32 is kept and no INT8 file is written "
+                                                        "(--target_cpu vnni quantizes for a CPU with VNNI)")
+        assert sorted(os.listdir(tmp_path)) == ["cpuinfo", "model.onnx"]
+
+
+def test_int8_speed_is_timed_on_this_cpu(demo_data, tmp_path, capsys, monkeypatch):
+    """Without VNNI the real timing decides: the file exists exactly when the printed ratio reaches 1.2."""
+    lines, output = _quantize_for(MILAN_AVX2, [], tmp_path, demo_data, capsys, monkeypatch)
+    speed = next(line for line in lines if line.startswith("quantize_onnx: on this CPU, batch 4:"))
+    found = re.search(r"float32 ([0-9.]+) img/s, INT8 ([0-9.]+) img/s \(([0-9.]+)x\)", speed)
+    assert found and float(found.group(1)) > 0 and float(found.group(2)) > 0, speed
+    assert output.exists() == (float(found.group(2)) >= 1.2 * float(found.group(1)))

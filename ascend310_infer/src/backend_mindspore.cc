@@ -84,6 +84,14 @@ class MindSporeBackend : public Backend {
     }
     input_name_ = inputs[0].Name();
     shape_ = inputs[0].Shape();
+    if (!shape_.empty() && shape_[0] < 0) {  // batch-dynamic model: one image at a time, as the CPU backend
+      shape_[0] = 1;
+      status = model_.Resize(inputs, {shape_});
+      if (status != mindspore::kSuccess) {
+        throw AppError("MindSpore cannot run the batch-dynamic model '" + model_path + "' at batch 1: " +
+                       FirstLine(status.ToString()));
+      }
+    }
   }
 
   std::vector<int64_t> InputShape() const override { return shape_; }

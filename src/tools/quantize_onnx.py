@@ -4,11 +4,14 @@
         [--num_calib N] [--method {minmax,entropy,percentile}] [--keep_float LAYERS] [--num_check N]
         [--max_top1_loss POINTS] [--target_cpu {auto,avx2,avx512,vnni}] --output model_int8.onnx
 
-It first reads the CPU's instruction sets (/proc/cpuinfo): onnxruntime's INT8 kernels beat float32 only with
-VNNI (AVX-VNNI, AVX512-VNNI, AMX-INT8); elsewhere it says so in one line, writes no file and exits 0
-(--target_cpu vnni quantizes for such a CPU from any machine). After quantizing it runs both models on
---num_check training images the calibration did not use and refuses (one error line, no file) when INT8
-loses more than --max_top1_loss points of top-1 there.
+It first reads the CPU's instruction sets (/proc/cpuinfo) and prints them with its choice in one line. With VNNI
+(AVX-VNNI, AVX512-VNNI, AMX-INT8) onnxruntime's INT8 kernels are fast and the INT8 file is written. Without
+VNNI the outcome depends on the CPU (faster on some AVX2 CPUs, slower on others), so on this CPU it times both
+files and keeps INT8 only when it is at least MIN_SPEEDUP times as fast; otherwise it says so in one line,
+writes no file and exits 0. --target_cpu chooses for another CPU (vnni: written; avx2, avx512: float32 kept,
+as that CPU cannot be measured from here). After quantizing it runs both models on --num_check training
+images the calibration did not use and refuses (one error line, no file) when INT8 loses more than
+--max_top1_loss points of top-1 there.
 
 Calibration reads the training split of DATA (ImageNet root or train/ folder, or the CIFAR-10 folder's
 data_batch files) through the evaluation preprocessing eval_onnx.py uses; ds_type, num_classes and the
@@ -30,20 +33,29 @@ from src import quantization
 TOOL = "quantize_onnx"
 DEFAULT_CHECK_IMAGES = 320  # 1 point = 3 images: a good network's few flips in either direction do not refuse it
 MAX_TOP1_LOSS = 1.0
-INT8_PAYS = {"avx2": False, "avx512": False, "vnni": True}
-"""Whether onnxruntime's INT8 file is faster than float32 on each target (README, "INT8 ONNX model": measured
-on AVX2 and on AVX512-VNNI; AVX-512 without VNNI runs the same two-instruction u8*s8 products as AVX2)."""
+MIN_SPEEDUP = 1.2
+"""INT8 speed / float32 speed, measured on this CPU, below which a CPU without VNNI keeps float32."""
+MEASURED, INT8, FLOAT32 = "measure", "int8", "float32"
+KEEP_FLOAT = "so float32 is kept and no INT8 file is written"
+
+
+class KeptFloat(Exception):
+    """INT8 measured too slow on this CPU: the INT8 file is discarded (not an error)."""
 
 
 def choose(target_cpu, flags):
-    """(target, one line saying what was found and chosen) for --target_cpu and the CPU's `flags`."""
+    """(decision, one line saying what was found and chosen) for --target_cpu and the CPU's `flags`: INT8 for a
+    VNNI target, MEASURED for this CPU without VNNI, FLOAT32 for another CPU without VNNI."""
     target = quantization.cpu_target(flags) if target_cpu == "auto" else target_cpu
     found = f"{TOOL}: this CPU has {quantization.describe_isa(flags)}; target {target}" + \
         (" (--target_cpu)" if target_cpu != "auto" else "")
-    if INT8_PAYS[target]:
-        return target, f"{found}: INT8 (QDQ, u8 activations, s8 per-channel weights)"
-    return target, (f"{found}: without VNNI onnxruntime's INT8 convolutions are slower than float32, so float32 "
-                    "is kept and no INT8 file is written (--target_cpu vnni quantizes for a CPU with VNNI)")
+    if target == "vnni":
+        return INT8, f"{found}: INT8 (QDQ, u8 activations, s8 per-channel weights)"
+    if target_cpu == "auto":
+        return MEASURED, (f"{found}: without VNNI INT8 is faster than float32 on some CPUs and slower on others, "
+                          f"so both are timed here and INT8 is kept only if at least {MIN_SPEEDUP:g}x as fast")
+    return FLOAT32, (f"{found}: without VNNI INT8 may be slower than float32 and that CPU cannot be timed from "
+                     f"here, {KEEP_FLOAT} (--target_cpu vnni quantizes for a CPU with VNNI)")
 
 
 def parse_args(argv):
@@ -98,9 +110,9 @@ def run(args, cfg):
     check_not_input(output, source)
     model = OnnxClassifier(source, "CPU")
     check_model(cfg, model)
-    target, line = choose(args.target_cpu, quantization.cpu_flags())
+    decision, line = choose(args.target_cpu, quantization.cpu_flags())
     print(line, flush=True)
-    if not INT8_PAYS[target]:
+    if decision == FLOAT32:
         return None, None
     data_cfg = data_config(cfg, model, TOOL)
     prep = resolve_preprocessing(cfg, model.metadata, f"'{source}'")
@@ -116,9 +128,25 @@ def run(args, cfg):
                                                  args.keep_float)
             if args.num_check:
                 report["check"] = check_top1(args, source, tmp, images[count:], labels[count:])
+            if decision == MEASURED:
+                report["speed"] = check_speed(source, tmp, images[:model.batch_size or 16])
     except OSError as err:
         raise UserError(f"cannot write '{output}': {err.strerror or err}.") from None
+    except KeptFloat as kept:
+        print(kept, flush=True)
+        return None, None
     return output, report
+
+
+def check_speed(source, int8_path, images):
+    """The speed line for INT8 against float32 on this CPU; KeptFloat (the file is discarded) when INT8 is less
+    than MIN_SPEEDUP times as fast."""
+    float_speed, int8_speed = quantization.speeds(source, int8_path, images)
+    line = (f"{TOOL}: on this CPU, batch {len(images)}: float32 {float_speed:.1f} img/s, INT8 {int8_speed:.1f} "
+            f"img/s ({int8_speed / float_speed:.2f}x)")
+    if int8_speed < MIN_SPEEDUP * float_speed:
+        raise KeptFloat(f"{line}: less than {MIN_SPEEDUP:g}x, {KEEP_FLOAT}")
+    return line
 
 
 def check_top1(args, source, int8_path, images, labels):
@@ -146,8 +174,9 @@ def main(argv=None):
     output, report = run(args, cfg)
     if report is None:
         return
-    if "check" in report:
-        print(report["check"], flush=True)
+    for key in ("check", "speed"):
+        if key in report:
+            print(report[key], flush=True)
     kept = report["kept_float"]
     print(f"{TOOL}: kept in float32: the head ({len(report['head'])} nodes from the global pooling on)"
           + (f" and {len(kept)} convolution(s): {', '.join(kept)}" if kept else ""), flush=True)
