@@ -144,6 +144,20 @@ def checkpoint_metadata(params):
     return value if isinstance(value, dict) else {}
 
 
+def exported_metadata(properties, path):
+    """The metadata dict export.py records under METADATA_KEY in an exported file's `properties` (ONNX
+    metadata_props, MINDIR user_info); {} if none, UserError naming `path` if it is not JSON."""
+    text = properties.get(METADATA_KEY)
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise UserError(f"'{path}' holds unreadable {METADATA_KEY} metadata: export it again with export.py.") \
+            from None
+    return value if isinstance(value, dict) else {}
+
+
 def save_checkpoint(cell, path, append_dict=None, metadata=None):
     """Write `cell`'s parameters (plus `append_dict` entries and the JSON-serialisable `metadata` dict)
     to `path` atomically: an interrupted save leaves the old file intact."""

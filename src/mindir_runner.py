@@ -1,6 +1,5 @@
 """Running an exported MINDIR classifier in MindSpore (nn.GraphCell over mindspore.load), with the metadata
 export.py records in its user_info."""
-import json
 
 import mindspore as ms
 import numpy as np
@@ -8,7 +7,7 @@ from google.protobuf.message import DecodeError
 from mindspore import nn, ops
 from mindspore.train import mind_ir_pb2
 
-from src.checkpoint import METADATA_KEY
+from src.checkpoint import exported_metadata
 from src.errors import UserError
 from src.fileio import check_input_file
 
@@ -58,7 +57,7 @@ class MindirClassifier:
         self.batch_size = inputs[0] if inputs[0] > 0 else None
         self.height, self.width = inputs[2:]
         self.num_classes = outputs[1]
-        self.metadata = _recorded_metadata(proto, path)
+        self.metadata = exported_metadata(proto.user_info, path)
         # The file's graph runs compiled either way; graph mode cannot compile a cell that calls it (MindSpore
         # 2.10: "The pointer[fg] is null"), such as _FixedBatch or eval.py's Model.
         ms.set_context(mode=ms.PYNATIVE_MODE)
@@ -74,16 +73,3 @@ class MindirClassifier:
         step = self.batch_size or max(1, len(images))
         return np.concatenate([self.cell(ms.Tensor(np.ascontiguousarray(images[start:start + step], np.float32)))
                                .asnumpy() for start in range(0, len(images), step)])
-
-
-def _recorded_metadata(proto, path):
-    """The metadata export.py records in the MINDIR's user_info (src.checkpoint.METADATA_KEY); {} if none."""
-    text = proto.user_info.get(METADATA_KEY)
-    if text is None:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise UserError(f"'{path}' holds unreadable {METADATA_KEY} metadata: export it again with export.py.") \
-            from None
-    return value if isinstance(value, dict) else {}

@@ -6,7 +6,7 @@ import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
-from src.checkpoint import METADATA_KEY
+from src.checkpoint import METADATA_KEY, exported_metadata
 from src.errors import UserError
 from src.model_utils.config import Config
 
@@ -69,18 +69,6 @@ def make_batch_dynamic(model, traced_batch):
     del model.graph.value_info[:]  # shapes inferred at the traced batch
 
 
-def _recorded_metadata(session, path):
-    """The metadata export.py records in the model's metadata_props (src.checkpoint.METADATA_KEY); {} if none."""
-    text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-    if text is None:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise UserError(f"'{path}' holds unreadable {METADATA_KEY} metadata: export it again with export.py.") \
-            from None
-    return value if isinstance(value, dict) else {}
-
 
 class OnnxClassifier:
     """An image classifier exported to ONNX: images (batch, 3, height, width) float32 -> scores
@@ -115,7 +103,7 @@ class OnnxClassifier:
         self.batch_size = shape[0] if isinstance(shape[0], int) else None
         self.height, self.width = shape[2], shape[3]
         self.num_classes = self.session.get_outputs()[0].shape[-1]
-        self.metadata = _recorded_metadata(self.session, path)
+        self.metadata = exported_metadata(self.session.get_modelmeta().custom_metadata_map, path)
 
     def predict(self, images):
         """Scores (len(images), classes) for float32 `images` (n, 3, height, width)."""
