@@ -19,7 +19,7 @@ t=$SECONDS
 python -m src.tools.make_demo_data --output_dir data/demo
 echo "quickstart: demo data took $(( SECONDS - t )) s"
 
-# Demo settings (README, "Results": how they were chosen): 75x75 inputs (the network's minimum), batch 16,
+# Demo settings (docs/measurements.md, "Demo digits (the quickstart), CPU": how they were chosen): 75x75 inputs (the network's minimum), batch 16,
 # no augmentation, 4 epochs of RMSProp with epsilon 1e-3 (per-parameter step sizes; the ImageNet recipe's
 # 1.0 makes it plain momentum SGD, which needs 8 epochs here), BatchNorm statistics that follow the data
 # within a few hundred steps (bn_momentum 0.9) so that the eval-mode network is honest after a short run,
@@ -44,7 +44,7 @@ t=$SECONDS
 python eval_onnx.py "${SHAPE[@]}" --dataset_path "$DATA" --file_name "$OUT/inceptionv4.onnx" \
     | tee "$OUT/eval_onnx.log"
 echo "quickstart: eval_onnx.py took $(( SECONDS - t )) s"
-# INT8 (README, "Inference on the CPU"): onnxruntime's static quantization of the ONNX export, calibrated on
+# INT8 (docs/export.md, "INT8 ONNX model"): onnxruntime's static quantization of the ONNX export, calibrated on
 # training images, for this CPU (INT8_TARGET=vnni makes it for a VNNI CPU from any machine). Where the tool
 # writes it (it keeps float32 where INT8 is not 1.2x as fast on this CPU, and when INT8 would lose top-1),
 # it is evaluated like the float32 file and both files' speed is measured in onnxruntime.

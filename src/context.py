@@ -6,7 +6,7 @@ from src.errors import UserError
 
 ONEDNN_ISA_CAP = "AVX2"
 """On AVX-512 CPUs oneDNN picks a reference-speed kernel for MindSpore's plain NCHW convolutions;
-capping the ISA at AVX2 makes them about 100x faster (README, "CPU performance")."""
+capping the ISA at AVX2 makes them about 100x faster (docs/cpu_performance.md, "CPU performance")."""
 
 
 def apply_cpu_defaults(device_target):

@@ -11,7 +11,7 @@
 
 What keeps the accuracy is the folded BatchNorm (export.py's default, src/folding.py): with a BatchNorm
 between a conv and its ReLU, the conv's raw output is quantized with one scale for all channels before the
-BatchNorm rescales each channel, and channels with a small range lose their precision (README, "Inference
+BatchNorm rescales each channel, and channels with a small range lose their precision (docs/export.md, "Inference
 on the CPU", for the measurements).
 
 `cpu_flags`, `cpu_target` and `describe_isa` read the CPU's instruction sets, from which quantize_onnx decides

@@ -163,9 +163,14 @@ def test_every_readme_section_referred_to_exists():
     checked = 0
     for path in _project_files():
         with open(path, encoding="utf-8", errors="replace") as stream:
-            for reference in re.findall(r"README[^\n]*", stream.read()):
-                titles = re.findall(r'"([^"]+)"', reference.split(")")[0])
-                missing += [f"{path}: {title}" for title in titles if title not in headings]
-                checked += len(titles)
+            text = stream.read()
+        for reference in re.findall(r"README[^\n]*", text):
+            titles = re.findall(r'"([^"]+)"', reference.split(")")[0])
+            missing += [f"{path}: {title}" for title in titles if title not in headings]
+            checked += len(titles)
+        for doc, title in re.findall(r'(docs/[\w.]+\.md), "([^"]+)"', text.replace("\n# ", " ").replace("\n", " ")):
+            with open(os.path.join(PROJECT_ROOT, doc), encoding="utf-8") as stream:
+                missing += [] if title in _headings(stream.read()) else [f"{path}: {doc} {title}"]
+            checked += 1
     assert checked >= 3  # the search finds the references there are
-    assert not missing, f"README sections referred to but missing: {missing}"
+    assert not missing, f"README/docs sections referred to but missing: {missing}"
