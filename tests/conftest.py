@@ -115,10 +115,13 @@ def project_copy(tmp_path):
 
 
 def readme_example(after):
-    """The lines of the first fenced block of README.md that follows the line containing `after`."""
+    """The lines of the first fenced block of README.md or docs/*.md that follows the line containing `after`."""
+    import glob
     from src.model_utils.config import PROJECT_ROOT
-    with open(os.path.join(PROJECT_ROOT, "README.md"), encoding="utf-8") as stream:
-        text = stream.read()
+    text = ""
+    for path in [os.path.join(PROJECT_ROOT, "README.md")] + sorted(glob.glob(os.path.join(PROJECT_ROOT, "docs", "*.md"))):
+        with open(path, encoding="utf-8") as stream:
+            text += stream.read() + "\n"
     block = re.search(r"```\w*\n(.*?)\n\s*```", text[text.index(after):], re.S).group(1)
     return [line.strip() for line in block.splitlines() if line.strip()]
 
