@@ -29,7 +29,7 @@ rm -rf "$OUT/ckpt"
 t=$SECONDS
 python train.py "${SHAPE[@]}" --dataset_path "$DATA" --eval_dataset_path "$DATA" --eval_interval 1 \
     --batch_size 16 --epoch_size 4 --epsilon 0.001 --lr_init 0.00001 --lr_max 0.0001 --lr_end 0.000001 \
-    --bn_momentum 0.9 --augment False --keep_checkpoint_max 1 --ckpt_path "$OUT/ckpt" "$@" | tee "$OUT/train.log"
+    --bn_momentum 0.9 --augment False --image_mean 0.485,0.456,0.406 --image_std 0.229,0.224,0.225 --keep_checkpoint_max 1 --ckpt_path "$OUT/ckpt" "$@" | tee "$OUT/train.log"
 echo "quickstart: training took $(( SECONDS - t )) s"
 ckpt=$(ls -t "$OUT"/ckpt/ckpt_0/inceptionv4-train-*.ckpt | head -n 1)
 
