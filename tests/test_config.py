@@ -61,8 +61,9 @@ def test_overrides_take_the_yaml_type():
 
 
 def test_list_values_parse():
-    # No shipped key is a list; the conversion is the one every list-typed key gets.
     assert _coerce("k", "[1, 2.5, 3]", [0], "x") == [1, 2.5, 3]
+    assert _coerce("k", "1,2.5,3", [0], "x") == [1, 2.5, 3]  # the C++ app's --image_mean=R,G,B form
+    assert get_config(["--image_mean", "0.5,0.4,0.3"]).image_mean == [0.5, 0.4, 0.3]
     assert _coerce("k", [4], [0], "x") == [4]
     with pytest.raises(UserError, match="must be of type list"):
         _coerce("k", "7", [0], "x")

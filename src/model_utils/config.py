@@ -22,7 +22,7 @@ SCHEMA_PATH = os.path.join(PROJECT_ROOT, "default_config.yaml")
 DEFAULT_CONFIG_PATH = SCHEMA_PATH
 
 _TRUE = {"true", "yes", "on", "1"}
-_TYPE_WORDS = {bool: "True or False", int: "a whole number", float: "a number", list: "a list such as [1, 2]",
+_TYPE_WORDS = {bool: "True or False", int: "a whole number", float: "a number", list: "a list such as [1, 2] or 1,2",
                str: "text"}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -116,6 +116,8 @@ def _coerce(key, value, default, where):
                 return float(value)
         elif expected is list:
             parsed = yaml.safe_load(value) if from_text else value
+            if from_text and isinstance(parsed, str) and "," in parsed:
+                parsed = [yaml.safe_load(item) for item in parsed.split(",")]
             if isinstance(parsed, list):
                 return parsed
         elif expected is str:
