@@ -60,14 +60,12 @@ LAYOUT_MARKERS = {
     "original": "features.0.conv2d_1a_3x3.conv.conv.weight",
     "mindcv": "features.0.conv2d_1a_3x3.conv.weight",
     "timm": "features.0.conv.weight",
-    "previous": "stem.conv1.conv.weight",
 }
-"""One parameter name that only checkpoints of each known Inception-v4 layout hold ('previous': this project's
-network before it took the original's layout)."""
+"""One parameter name that only checkpoints of each known Inception-v4 layout hold."""
 
 
 def detect_layout(names):
-    """'original', 'mindcv', 'timm', 'previous' or None, from a checkpoint's parameter names."""
+    """'original', 'mindcv', 'timm' or None, from a checkpoint's parameter names."""
     return next((layout for layout, marker in LAYOUT_MARKERS.items() if marker in names), None)
 
 
@@ -75,11 +73,6 @@ def foreign_layout(names, path):
     """A message naming the layout of a checkpoint whose parameter `names` are not the original model
     zoo's (this network's), with what to do; None when the layout is not recognised."""
     layout = detect_layout(names)
-    if layout == "previous":
-        return (f"checkpoint '{path}' was written by this project's earlier network (names such as "
-                "'stem.conv1.conv.weight', 'classifier.weight'), which computed a different function from the "
-                "original's (other 1x7/7x1 order and branch order): its weights cannot be mapped onto the "
-                "original's network. Train again, or start from a checkpoint of the original model zoo.")
     if layout == "mindcv":
         return (f"checkpoint '{path}' is a mindcv Inception-v4 checkpoint (names such as "
                 "'features.0.conv2d_1a_3x3.conv.weight', 'classifier.weight'), not the original model zoo's "

@@ -2,12 +2,8 @@
 folders. A class is identified by its WordNet id where known (ImageNet's folder names) and named by its name."""
 import os
 
+from src.data.imagenet_classes import IMAGENET_CLASSES
 from src.errors import UserError
-
-IMAGENET_CLASSES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "imagenet_classes.txt")
-"""The 1,000 ImageNet-1k class names, line i = class index i (sorted WordNet-id folder order)."""
-IMAGENET_IDS_FILE = os.path.join(os.path.dirname(IMAGENET_CLASSES_FILE), "imagenet_synsets.txt")
-"""The 1,000 ImageNet-1k WordNet ids (n01440764, ...), line i = class index i, as in IMAGENET_CLASSES_FILE."""
 
 
 def read_names_file(path):
@@ -27,11 +23,11 @@ def read_names_file(path):
 
 
 def imagenet_class_names():
-    return read_names_file(IMAGENET_CLASSES_FILE)
+    return [name for _, name in IMAGENET_CLASSES]
 
 
 def imagenet_class_ids():
-    return read_names_file(IMAGENET_IDS_FILE)
+    return [wnid for wnid, _ in IMAGENET_CLASSES]
 
 
 def model_classes(metadata):

@@ -13,6 +13,7 @@ from conftest import write_small_cifar
 from src.finetune import CLASSIFIER, load_pretrained
 from src.inceptionv4 import Inceptionv4
 from src.model_utils.config import PROJECT_ROOT, get_config
+from tests.model_zoo_originals import checkpoint_parameters
 
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
 
@@ -90,15 +91,14 @@ def test_bad_pretrained_settings(imagenet_checkpoint, tmp_path, extra, message):
 
 
 def test_pretrained_of_another_layout_loads_nothing(tmp_path):
-    old = tmp_path / "previous_layout.ckpt"
-    with open(os.path.join(PROJECT_ROOT, "tests", "data", "previous_layout_params.tsv"), encoding="utf-8") as f:
-        rows = [line.split("\t") for line in f.read().splitlines()]
-    ms.save_checkpoint([{"name": name, "data": ms.Tensor(np.zeros(eval(shape), np.float32))}  # noqa: S307
-                        for name, shape in rows], str(old))
+    old = tmp_path / "mindcv_names.ckpt"
+    mindcv_names = [(name.replace(".conv.conv.", ".conv."), shape) for name, shape in checkpoint_parameters(10)]
+    ms.save_checkpoint([{"name": name, "data": ms.Tensor(np.zeros(shape, np.float32))} for name, shape in mindcv_names],
+                       str(old))
     cfg = get_config(["--config_path", CPU_CONFIG, "--num_classes", "10", "--pretrained", str(old)])
     net = Inceptionv4(classes=10)
     before = {p.name: p.asnumpy().copy() for p in net.get_parameters()}
     from src.errors import UserError
-    with pytest.raises(UserError, match="this project's earlier network"):
+    with pytest.raises(UserError, match="is a mindcv Inception-v4 checkpoint"):
         load_pretrained(cfg, net)
     assert all(np.array_equal(before[p.name], p.asnumpy()) for p in net.get_parameters())

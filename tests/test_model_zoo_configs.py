@@ -1,4 +1,4 @@
-"""The original model zoo's three configuration files (tests/data/model_zoo/, written from its sources) and
+"""The original model zoo's three configuration files (tests/model_zoo_originals.py, written from its sources) and
 its habits: ImageNet roots as data paths, enable_profiling, the training record of a run that is resumed.
 
 The end-to-end part trains on a small ImageNet root made from the demo digits (3 training and 1 validation
@@ -20,11 +20,10 @@ import yaml
 
 from src.errors import UserError
 from src.lr_schedule import get_lr
-from src.model_utils.config import PROJECT_ROOT, get_config, read_yaml
+from src.model_utils.config import PROJECT_ROOT, get_config
 from src.model_utils.original_keys import ORIGINAL_KEYS, UNUSED_KEYS
+from tests.model_zoo_originals import CONFIGS
 
-ORIGINAL = {name: os.path.join(PROJECT_ROOT, "tests", "data", "model_zoo", f"default_config{name}.yaml")
-            for name in ("", "_gpu", "_cpu")}
 SIZES = ["--width", "75", "--height", "75", "--batch_size", "8", "--num_classes", "10", "--work_nums", "1",
          "--lr_max", "0.01"]
 ON_CPU = ["--device_target", "CPU", "--amp_level", "O0"]
@@ -38,7 +37,14 @@ def _write(tmp_path, values, name="cfg.yaml"):
 
 
 def _original(name):
-    return read_yaml(ORIGINAL[name])[0]
+    return dict(CONFIGS[name])
+
+
+@pytest.fixture(scope="module")
+def original(tmp_path_factory):
+    """{suffix: path} of the original's three files, written as YAML from tests/model_zoo_originals.py."""
+    folder = tmp_path_factory.mktemp("model_zoo_configs")
+    return {name: _write(folder, values, f"default_config{name}.yaml") for name, values in CONFIGS.items()}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -46,9 +52,9 @@ def _original(name):
 # ---------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name,target", [("", "Ascend"), ("_gpu", "GPU"), ("_cpu", "CPU")])
-def test_original_files_load_with_their_values(name, target):
+def test_original_files_load_with_their_values(original, name, target):
     values = _original(name)
-    cfg = get_config(["--config_path", ORIGINAL[name]])
+    cfg = get_config(["--config_path", original[name]])
     assert cfg.device_target == target == values["platform"]
     for key, value in values.items():
         if key not in UNUSED_KEYS and key != "platform":
@@ -62,8 +68,8 @@ def test_original_files_load_with_their_values(name, target):
         assert key not in values and getattr(cfg, key) == getattr(reference, key), key
 
 
-def test_unused_keys_are_accepted_in_files_and_on_the_command_line():
-    cfg = get_config(["--config_path", ORIGINAL["_gpu"], "--is_distributed", "True", "--group_size", "8",
+def test_unused_keys_are_accepted_in_files_and_on_the_command_line(original):
+    cfg = get_config(["--config_path", original["_gpu"], "--is_distributed", "True", "--group_size", "8",
                       "--ckpt_save_dir", "x", "--num_parallel_workers", "4"])
     assert cfg.work_nums == 8 and not hasattr(cfg, "group_size")
 
@@ -89,12 +95,12 @@ def test_platform_and_device_target_that_disagree_are_one_clear_line(tmp_path):
         get_config(["--platform", "GPU", "--device_target", "CPU"])
 
 
-def test_keys_in_neither_the_original_nor_this_port_stay_errors(tmp_path):
+def test_keys_in_neither_the_original_nor_this_port_stay_errors(original, tmp_path):
     path = _write(tmp_path, {**_original("_cpu"), "enable_profilng": True})
     with pytest.raises(UserError, match=r"unknown config key 'enable_profilng' in .*Did you mean 'enable_profiling'"):
         get_config(["--config_path", path])
     with pytest.raises(UserError, match=r"unknown config key 'distribute' on the command line"):
-        get_config(["--config_path", ORIGINAL["_cpu"], "--distribute", "True"])
+        get_config(["--config_path", original["_cpu"], "--distribute", "True"])
 
 
 def test_a_file_lacking_a_key_of_the_original_is_refused(tmp_path):
@@ -138,7 +144,7 @@ def imagenet_root(demo_data, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def runs(imagenet_root, tmp_path_factory):
+def runs(original, imagenet_root, tmp_path_factory):
     """Every entry point run with each original file; {name: output} plus the folders.
 
     - Ascend file: train.py on root/train for 1 epoch (data sink mode, as the file sets), eval.py on root/val.
@@ -151,31 +157,31 @@ def runs(imagenet_root, tmp_path_factory):
     cache = str(work / "compile_cache")
     out = {"work": work, "root": imagenet_root}
     ascend_ckpt = str(work / "ascend_ckpt")
-    out["train_ascend"] = _run(_python("train.py", "--config_path", ORIGINAL[""], *ON_CPU, *SIZES, "--dataset_path",
+    out["train_ascend"] = _run(_python("train.py", "--config_path", original[""], *ON_CPU, *SIZES, "--dataset_path",
                                        os.path.join(imagenet_root, "train"), "--epoch_size", "1",
                                        "--ckpt_path", ascend_ckpt), work, cache)
     first = os.path.join(ascend_ckpt, "ckpt_0", "inceptionv4-train-1_3.ckpt")
     out["record_before_resume"] = (work / "ascend_ckpt" / "ckpt_0" / "metrics.csv").read_text()
-    out["eval_ascend"] = _run(_python("eval.py", "--config_path", ORIGINAL[""], *ON_CPU, *SIZES, "--dataset_path",
+    out["eval_ascend"] = _run(_python("eval.py", "--config_path", original[""], *ON_CPU, *SIZES, "--dataset_path",
                                       os.path.join(imagenet_root, "val"), "--checkpoint_path", first), work, cache)
-    out["train_gpu"] = _run(_python("train.py", "--config_path", ORIGINAL["_gpu"], *ON_CPU, *SIZES,
+    out["train_gpu"] = _run(_python("train.py", "--config_path", original["_gpu"], *ON_CPU, *SIZES,
                                     "--dataset_path", imagenet_root, "--eval_dataset_path", imagenet_root,
                                     "--epoch_size", "2", "--resume", first, "--ckpt_path", ascend_ckpt), work, cache)
-    out["eval_gpu"] = _run(_python("eval.py", "--config_path", ORIGINAL["_gpu"], *ON_CPU, *SIZES, "--dataset_path",
+    out["eval_gpu"] = _run(_python("eval.py", "--config_path", original["_gpu"], *ON_CPU, *SIZES, "--dataset_path",
                                    imagenet_root, "--checkpoint_path", first), work, cache)
 
     cpu_ckpt = str(work / "cpu_ckpt")
-    out["train_cpu"] = _run(_script("run_standalone_train_cpu.sh", imagenet_root, "--config_path", ORIGINAL["_cpu"],
+    out["train_cpu"] = _run(_script("run_standalone_train_cpu.sh", imagenet_root, "--config_path", original["_cpu"],
                                     *SIZES, "--epoch_size", "1", "--ckpt_path", cpu_ckpt, "--eval_dataset_path",
                                     imagenet_root, "--enable_profiling", "True", "--profiling_steps", "1"),
                             work, cache)
     trained = os.path.join(cpu_ckpt, "ckpt_0", "inceptionv4-train-1_3.ckpt")
-    out["eval_cpu"] = _run(_script("run_eval_cpu.sh", imagenet_root, trained, "--config_path", ORIGINAL["_cpu"],
+    out["eval_cpu"] = _run(_script("run_eval_cpu.sh", imagenet_root, trained, "--config_path", original["_cpu"],
                                    *SIZES), work, cache)
-    out["export_cpu"] = _run(_python("export.py", "--config_path", ORIGINAL["_cpu"], *SIZES, "--file_format", "ONNX",
+    out["export_cpu"] = _run(_python("export.py", "--config_path", original["_cpu"], *SIZES, "--file_format", "ONNX",
                                      "--ckpt_file", trained, "--file_name", str(work / "model")), work, cache)
-    for name in ORIGINAL:
-        out[f"eval_onnx{name}"] = _run(_python("eval_onnx.py", "--config_path", ORIGINAL[name], "--device_target",
+    for name in CONFIGS:
+        out[f"eval_onnx{name}"] = _run(_python("eval_onnx.py", "--config_path", original[name], "--device_target",
                                                "CPU", *SIZES, "--dataset_path", imagenet_root,
                                                "--file_name", str(work / "model.onnx")), work, cache)
     out.update(ascend_dir=os.path.join(ascend_ckpt, "ckpt_0"), cpu_dir=os.path.join(cpu_ckpt, "ckpt_0"))
@@ -200,7 +206,7 @@ def test_each_original_file_trains_evaluates_and_exports(runs):
     dims = onnx.load(str(runs["work"] / "model.onnx")).graph.input[0].type.tensor_type.shape.dim
     assert [dim.dim_value for dim in dims] == [1, 3, 75, 75]
     accuracies = {re.search(r"^top-1 accuracy: ([0-9.]+)$", runs[f"eval_onnx{name}"], re.M).group(1)
-                  for name in ORIGINAL}
+                  for name in CONFIGS}
     assert len(accuracies) == 1
     assert float(accuracies.pop()) == pytest.approx(_metric(runs["eval_cpu"])["Top1-Acc"], abs=0.1 + 1e-9)
 

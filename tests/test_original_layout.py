@@ -13,23 +13,18 @@ from src.inceptionv4 import Inceptionv4
 from src.inference import load_network
 from src.model_utils.config import PROJECT_ROOT, get_config
 from src.onnx_runner import OnnxClassifier
-from tests.timm_reference import TIMM_BN_EPS, expected_logp, recipe_weights, reference_input
+from tests.model_zoo_originals import checkpoint_parameters
+from tests.timm_reference import TIMM_BN_EPS, expected_logp, recipe_weights, reference_input, timm_keys
 
-DATA = os.path.join(PROJECT_ROOT, "tests", "data")
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
 SIZE_299 = ["--config_path", CPU_CONFIG, "--num_classes", "1000", "--height", "299", "--width", "299"]
 TIMM_BN_SUFFIXES = {"bn.weight": "gamma", "bn.bias": "beta", "bn.running_mean": "moving_mean",
                     "bn.running_var": "moving_variance"}
 
 
-def _read_tsv(name):
-    with open(os.path.join(DATA, name), encoding="utf-8") as stream:
-        return [(row.split("\t")[0], eval(row.split("\t")[1])) for row in stream.read().splitlines()]  # noqa: S307
-
-
 def test_parameter_names_and_shapes_are_the_original_checkpoints():
     net = Inceptionv4(classes=1000)
-    assert [(p.name, tuple(p.shape)) for p in net.get_parameters()] == _read_tsv("model_zoo_checkpoint_params.tsv")
+    assert [(p.name, tuple(p.shape)) for p in net.get_parameters()] == checkpoint_parameters()
 
 
 def _conv_groups(names, weight_suffix):
@@ -93,14 +88,14 @@ def test_onnx_export_reproduces_timm_log_probabilities(timm_weights_ckpt, tmp_pa
     assert np.abs(out - expected_logp()).max() <= 1e-4
 
 
-def test_checkpoint_of_the_previous_layout_is_refused_in_one_line(tmp_path):
-    old = tmp_path / "previous_layout.ckpt"
+def test_checkpoint_of_timms_layout_is_refused_in_one_line(tmp_path):
+    old = tmp_path / "timm_names.ckpt"
     ms.save_checkpoint([{"name": name, "data": ms.Tensor(np.zeros(shape, np.float32))}
-                        for name, shape in _read_tsv("previous_layout_params.tsv")], str(old))
+                        for name, shape in timm_keys()], str(old))
     run = subprocess.run([sys.executable, os.path.join(PROJECT_ROOT, "eval.py"), "--config_path", CPU_CONFIG,
                           "--num_classes", "10", "--dataset_path", str(tmp_path), "--checkpoint_path", str(old)],
                          capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in run.stderr
-    assert "this project's earlier network" in lines[0] and str(old) in lines[0] and "Train again" in lines[0]
+    assert "holds timm's Inception-v4 names" in lines[0] and str(old) in lines[0] and "--source timm" in lines[0]
