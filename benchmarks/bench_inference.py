@@ -11,18 +11,18 @@ at the batch and size it was exported with and prints the median and best round 
 size. Both alternate between the variants, so that changing load on a shared machine hits all alike.
 """
 import argparse
+import functools
 import json
 import os
 import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from timing import time_predict  # noqa: E402  (benchmarks/timing.py, beside this script)
+from timing import alternating_rates, time_predict  # noqa: E402  (benchmarks/timing.py, beside this script)
 
 
 def mindspore_worker(args):
@@ -76,19 +76,11 @@ def bench_onnx(args):
         session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
         model_input = session.get_inputs()[0]
         shape = [d if isinstance(d, int) else 1 for d in model_input.shape]
-        images = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-        for _ in range(2):  # warm-up
-            session.run(None, {model_input.name: images})
-        sessions.append((path, session, {model_input.name: images}, shape))
-    rates = {path: [] for path in args.models}
-    for _ in range(args.rounds):
-        for path, session, feed, shape in sessions:
-            start = time.perf_counter()
-            for _ in range(args.runs):
-                session.run(None, feed)
-            rates[path].append(shape[0] * args.runs / (time.perf_counter() - start))
+        feed = {model_input.name: np.random.default_rng(0).standard_normal(shape).astype(np.float32)}
+        sessions.append((path, functools.partial(session.run, None, feed), shape))
+    rates = alternating_rates([(path, run, shape[0]) for path, run, shape in sessions], args.rounds, args.runs)
     print("| model | input | img/s (median) | img/s (best) | size MB |\n|---|---|---|---|---|")
-    for path, _, _, shape in sessions:
+    for path, _, shape in sessions:
         print(f"| {os.path.basename(path)} | {'x'.join(map(str, shape))} | {statistics.median(rates[path]):.1f} | "
               f"{max(rates[path]):.1f} | {os.path.getsize(path) / 1e6:.1f} |", flush=True)
 

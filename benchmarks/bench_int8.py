@@ -9,11 +9,11 @@ alternating round by round so that changing load hits all alike. Prints the CPU'
 table of median and best img/s with the ratio of medians to float32.
 """
 import argparse
+import functools
 import os
 import statistics
 import sys
 import tempfile
-import time
 
 import numpy as np
 import onnx
@@ -24,6 +24,7 @@ import onnxruntime as ort  # noqa: E402
 from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static  # noqa: E402
 
 from src import quantization  # noqa: E402
+from timing import alternating_rates  # noqa: E402  (benchmarks/timing.py, beside this script)
 
 U8, S8 = QuantType.QUInt8, QuantType.QInt8
 ALL_OPS, CONV_ONLY = None, ["Conv"]
@@ -101,22 +102,13 @@ def main():
         for name in names:
             path = build(name, prepared, cache, head, folder)
             runner = session(path, VARIANTS[name][-1], args.threads)
-            feed = {first.name: images}
-            for _ in range(2):  # warm-up
-                runner.run(None, feed)
-            runs.append((name, runner, feed, os.path.getsize(path) / 1e6))
-        rates = {name: [] for name in names}
-        for _ in range(args.rounds):
-            for name, runner, feed, _ in runs:
-                start = time.perf_counter()
-                for _ in range(args.runs):
-                    runner.run(None, feed)
-                rates[name].append(shape[0] * args.runs / (time.perf_counter() - start))
+            runs.append((name, functools.partial(runner.run, None, {first.name: images}), os.path.getsize(path) / 1e6))
+        rates = alternating_rates([(name, run, shape[0]) for name, run, _ in runs], args.rounds, args.runs)
     base = statistics.median(rates["float32"])
     print(f"input {'x'.join(map(str, shape))}, {args.threads or 'default'} intra-op thread(s), {args.rounds} rounds "
           f"of {args.runs} runs, load {os.getloadavg()[0]:.2f}")
     print("| variant | img/s (median) | img/s (best) | × float32 | size MB |\n|---|---|---|---|---|")
-    for name, _, _, size in runs:
+    for name, _, size in runs:
         median = statistics.median(rates[name])
         print(f"| {name} | {median:.1f} | {max(rates[name]):.1f} | {median / base:.2f} | {size:.1f} |", flush=True)
 
