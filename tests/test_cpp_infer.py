@@ -141,6 +141,14 @@ def checkpoint(demo_data, tmp_path_factory):
     return path
 
 
+def assert_close_to_onnxruntime(logits, expected):
+    """OpenCV DNN's and onnxruntime's float32 convolutions differ (other kernels; on AVX-512 CPUs OpenCV has its
+    own): each image within 1e-3 of its own score range (the noise grows with the scores, up to ~1600 here) plus
+    5e-3 (measured up to 2.7e-3 on an image whose scores span 1.9, on a 2-core Intel Xeon with AVX-512)."""
+    spread = expected.max(axis=1) - expected.min(axis=1)
+    assert np.all(np.abs(logits - expected).max(axis=1) <= 1e-3 * spread + 5e-3)
+
+
 @pytest.fixture(scope="module")
 def onnx_model(checkpoint):
     return export_model(checkpoint, os.path.join(os.path.dirname(checkpoint), "inceptionv4_small"))
@@ -217,8 +225,7 @@ def test_input_size_and_batch_come_from_the_model(app, checkpoint, tmp_path):
     expected = OnnxClassifier(model, "CPU").predict(images)
     logits = read_results(str(tmp_path / "run"), stems)
     assert np.array_equal(logits.argmax(axis=1), expected.argmax(axis=1))
-    # float32 noise grows with the scores: each image within 1e-3 of its own score range (up to ~1600 here)
-    assert np.all(np.abs(logits - expected).max(axis=1) <= 1e-3 * (expected.max(axis=1) - expected.min(axis=1)))
+    assert_close_to_onnxruntime(logits, expected)
     assert len(os.listdir(tmp_path / "run" / "result_Files")) == 7
     assert "infer_count 3" in result.stdout
 
@@ -237,7 +244,7 @@ def test_batch_dynamic_model_runs_one_image_at_a_time(app, checkpoint, tmp_path)
     expected = OnnxClassifier(model, "CPU").predict(images)
     logits = read_results(str(tmp_path / "run"), stems)
     assert np.array_equal(logits.argmax(axis=1), expected.argmax(axis=1))
-    assert np.all(np.abs(logits - expected).max(axis=1) <= 1e-3 * (expected.max(axis=1) - expected.min(axis=1)))
+    assert_close_to_onnxruntime(logits, expected)
 
 
 def app_tensors(cwd, folder, preprocessing, *flags, model):
