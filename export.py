@@ -8,8 +8,8 @@ feeds one image at a time; an ONNX file exported with --dynamic_batch True takes
 and output 'log_probs' of batch dimension 'batch'). It is written to file_name plus the format's extension.
 """
 # pylint: disable=wrong-import-position
-if __name__ == "__main__":  # before any import starts a thread (src/interrupt.py)
-    from src.interrupt import catch_signals
+if __name__ == "__main__":  # before any import starts a thread (src/runtime/interrupt.py)
+    from src.runtime.interrupt import catch_signals
     catch_signals()
 
 import json
@@ -18,17 +18,17 @@ import os
 import mindspore as ms
 import numpy as np
 
-from src import interrupt
 from src.checkpoint import METADATA_KEY, checkpoint_metadata
-from src.class_names import model_classes
-from src.context import init_context
-from src.errors import UserError, report_user_errors
-from src.fileio import atomic_output, prepare_output_file
-from src.inference import load_network, model_file
+from src.data.classes import model_classes
+from src.data.preprocessing import image_size_metadata, resolve_image_size, resolve_preprocessing
+from src.deploy.inference import load_network, model_file
+from src.deploy.runners import BATCH_DIM, record_onnx_metadata
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import moxing_wrapper
-from src.onnx_runner import BATCH_DIM, record_onnx_metadata
-from src.preprocessing import image_size_metadata, resolve_image_size, resolve_preprocessing
+from src.runtime import interrupt
+from src.runtime.context import init_context
+from src.runtime.errors import UserError, report_user_errors
+from src.runtime.fileio import atomic_output, prepare_output_file
 
 
 def check_backend(file_format, device_target):
@@ -47,7 +47,7 @@ def check_dynamic_batch(cfg):
                         "export_batch_size.")
 
 
-def modelarts_pre_process(cfg):
+def export_file_in_output_dir(cfg):
     """On ModelArts, write the model into output_path, which is copied to train_url afterwards."""
     cfg.file_name = os.path.join(cfg.output_path, cfg.file_name)
 
@@ -67,7 +67,7 @@ def exported_metadata(cfg, recorded):
     return metadata
 
 
-@moxing_wrapper(pre_process=modelarts_pre_process)
+@moxing_wrapper(pre_process=export_file_in_output_dir)
 def run_export(cfg):
     """Load `cfg.ckpt_file` into the eval-mode network and export it; return the written path."""
     check_backend(cfg.file_format, cfg.device_target)

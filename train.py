@@ -1,35 +1,31 @@
 """Train Inception-v4: python train.py --config_path CFG --dataset_path DATA [--key value ...]"""
 # pylint: disable=wrong-import-position
-if __name__ == "__main__":  # before any import starts a thread (src/interrupt.py)
-    from src.interrupt import catch_signals
+if __name__ == "__main__":  # before any import starts a thread (src/runtime/interrupt.py)
+    from src.runtime.interrupt import catch_signals
     catch_signals()
 
 import os
 
 import mindspore as ms
 
-from src import interrupt
-from src.callback import CheckpointSaver, EvalCallBack, ProgressMonitor, StopOnSignal
+from src.callback import (METRICS_FILE, PROFILER_DIR, CheckpointSaver, EvalCallBack, ProfilingCallback, ProgressMonitor,
+                          StopOnSignal, TrainingRecord)
 from src.checkpoint import assign_params, checkpoint_metadata, read_checkpoint
-from src.class_names import folder_classes
-from src.data_files import dataset_class_names
-from src.context import init_context, init_distributed
+from src.data.classes import folder_classes
+from src.data.files import dataset_class_names
+from src.data.preprocessing import image_size_metadata, resolve_image_size, resolve_preprocessing
 from src.dataset import create_dataset, explain_pipeline_errors
-from src.errors import UserError, report_user_errors
-from src.evaluation import create_eval_model
-from src.fileio import check_input_file
-from src.finetune import freeze_backbone, load_pretrained
 from src.inceptionv4 import create_network
-from src.lr_schedule import get_lr
 from src.model_utils.config import get_config
-from src.model_utils.modelarts_unzip import modelarts_pre_process
-from src.model_utils.moxing_adapter import moxing_wrapper
-from src.preprocessing import image_size_metadata, resolve_image_size, resolve_preprocessing
-from src.profiling import PROFILER_DIR, ProfilingCallback
-from src.resume import TRAINING_KEY, previous_best, resume_command, resume_point, training_metadata
-from src.run_folder import agree_run_id, claim_run_folder, new_run_id
-from src.training_record import METRICS_FILE, TrainingRecord
-from src.training import create_optimizer, create_train_model
+from src.model_utils.moxing_adapter import extract_dataset_zip, moxing_wrapper
+from src.runtime import interrupt
+from src.runtime.context import init_context, init_distributed
+from src.runtime.errors import UserError, report_user_errors
+from src.runtime.fileio import check_input_file
+from src.training.parts import (create_eval_model, create_optimizer, create_train_model, freeze_backbone, get_lr,
+                                load_pretrained)
+from src.training.runs import (TRAINING_KEY, agree_run_id, claim_run_folder, new_run_id, previous_best, resume_command,
+                               resume_point, training_metadata)
 
 CKPT_PREFIX = "inceptionv4-train"
 
@@ -54,7 +50,7 @@ def check_train_config(cfg):
 
 def training_class_names(cfg, recorded):
     """The training data's classes in label order (recorded in every checkpoint): (names, WordNet ids), see
-    src.class_names.folder_classes; (None, None) for CIFAR-10 without names. UserError when an ImageNet-style
+    src.data.classes.folder_classes; (None, None) for CIFAR-10 without names. UserError when an ImageNet-style
     folder has fewer class folders than num_classes (unless allow_fewer_classes) or when the resumed
     checkpoint's metadata `recorded` names other classes."""
     names = dataset_class_names(cfg.dataset_path, cfg.ds_type, True)
@@ -72,7 +68,7 @@ def training_class_names(cfg, recorded):
 
 def restore(cfg, params, net, optimizer, steps_per_epoch, group_size):
     """Load `params`, the checkpoint dict of `cfg.resume`, into the network and optimizer; return the steps done
-    in this run's steps (src.resume), or None for a checkpoint that holds weights only."""
+    in this run's steps (src.training.runs), or None for a checkpoint that holds weights only."""
     assign_params(net, params, cfg.resume)
     if "global_step" not in params:
         print(f"resume: '{cfg.resume}' holds weights only; optimizer state starts afresh at epoch "
@@ -97,7 +93,7 @@ def stop_detail(saver, cfg):
     return f"Last complete checkpoint: '{os.path.abspath(path)}'. Continue with: {resume_command(path)}"
 
 
-@moxing_wrapper(pre_process=modelarts_pre_process)
+@moxing_wrapper(pre_process=extract_dataset_zip)
 def run_train(cfg):
     """Build data, network, optimizer and callbacks from `cfg` and train."""
     check_train_config(cfg)

@@ -67,12 +67,12 @@ def worker(args):
     import mindspore.dataset as ds
     from mindspore.train import Model
 
-    from src.context import init_context
-    from src.finetune import freeze_backbone
+    from src.runtime.context import init_context
+    from src.training.parts import freeze_backbone
     from src.inceptionv4 import create_network
-    from src.lr_schedule import get_lr
+    from src.training.parts import get_lr
     from src.model_utils.config import get_config
-    from src.training import create_optimizer, create_train_model
+    from src.training.parts import create_optimizer, create_train_model
 
     size = str(args.size)
     cfg = get_config(["--config_path", os.path.join(ROOT, "default_config_cpu.yaml"), "--batch_size",

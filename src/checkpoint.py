@@ -5,11 +5,9 @@ import os
 
 import mindspore as ms
 
-from src.errors import UserError
-from src.fileio import atomic_output, check_input_file
-from src.ms_compat import use_available_memory_for_checkpoints
-
-use_available_memory_for_checkpoints()  # MindSpore 2.10 compares checkpoint sizes with MemFree (src/ms_compat.py)
+from src.runtime.context import use_available_memory_for_checkpoints
+from src.runtime.errors import UserError
+from src.runtime.fileio import atomic_output, check_input_file
 
 _SHOWN = 5
 
@@ -44,6 +42,7 @@ def read_checkpoint(path):
     if path.lower().endswith(_TORCH_EXTENSIONS):
         raise UserError(f"'{path}' is a PyTorch/safetensors weight file, not a MindSpore checkpoint: convert "
                         f"it first with {CONVERT_HINT.format(source='timm', path=path)}")
+    use_available_memory_for_checkpoints()  # MindSpore 2.10 compares checkpoint sizes with MemFree
     try:
         return ms.load_checkpoint(path)
     except (ValueError, RuntimeError, TypeError) as err:

@@ -218,7 +218,7 @@ class Inceptionv4(nn.Cell):
         self.dropout = nn.Dropout(p=1.0 - dropout_keep_prob)
         self.bn0 = nn.BatchNorm1d(NUM_FEATURES, eps=BN0_EPS, momentum=head_bn_momentum)
         self.backbone_frozen = False
-        """True (src.finetune.freeze_backbone): no gradient flows into `features`, so none is computed there."""
+        """True (src.training.parts.freeze_backbone): no gradient flows into `features`, so none is computed there."""
         self.set_train(is_train)
 
     def forward_features(self, x):

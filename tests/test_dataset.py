@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from src.data_files import CIFAR_RECORD_BYTES, cifar_files, list_image_folder, read_cifar_file
+from src.data.files import CIFAR_RECORD_BYTES, cifar_files, image_data_problem, list_image_folder, read_cifar_file
+from src.data.preprocessing import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
 from src.dataset import (create_dataset, create_dataset_cifar10, create_dataset_imagenet, explain_pipeline_errors,
                          worker_count)
-from src.errors import UserError
-from src.image_check import image_data_problem
-from src.model_utils.config import Config, PROJECT_ROOT, get_config
-from src.preprocessing import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
+from src.model_utils.config import PROJECT_ROOT, Config, get_config
+from src.runtime.errors import UserError
 from src.tools.check_dataset import main as check_dataset
 
 TRAIN_SIZE, VAL_SIZE = 1437, 360

@@ -15,15 +15,14 @@ import pytest
 from mindspore import nn
 
 from conftest import example_pattern, readme_example
-from src.data_files import CIFAR_RECORD_BYTES
+from src.data.files import CIFAR_RECORD_BYTES
 from src.dataset import create_dataset
+from src.deploy.inference import model_file
+from src.deploy.metrics import TopKAccuracy, topk_correct
+from src.deploy.runners import MindirClassifier, OnnxClassifier
 from src.inceptionv4 import create_network
-from src.inference import model_file
-from src.loss import CrossEntropySmooth
-from src.metrics import TopKAccuracy, topk_correct
 from src.model_utils.config import PROJECT_ROOT, get_config
-from src.mindir_runner import MindirClassifier
-from src.onnx_runner import OnnxClassifier
+from src.training.parts import CrossEntropySmooth
 
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
 BATCH = 16

@@ -1,11 +1,11 @@
 """The network: parameter count, stage shapes, minimum input size, training and eval behaviour."""
-import numpy as np
 import mindspore as ms
+import numpy as np
 import pytest
 from mindspore import nn
 
 from src.inceptionv4 import MIN_INPUT_SIZE, Inceptionv4, check_input_size
-from src.loss import CrossEntropySmooth
+from src.training.parts import CrossEntropySmooth
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@
 - Keys that all three original files have (ORIGINAL_KEYS) must be present in a config file; any other key of
   this port (added since, or missing from one of the original's files) takes default_config.yaml's value.
 """
-from src.errors import UserError
+from src.runtime.errors import UserError
 
 ALIAS = ("platform", "device_target")
 

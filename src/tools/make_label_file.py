@@ -7,15 +7,15 @@ class names the model records (--model), or else by their sorted order.
 import argparse
 import os
 
-from src.class_names import model_classes
-from src.errors import UserError, report_user_errors
-from src.fileio import check_input_file, prepare_output_file
-from src.label_file import write_label_file
+from src.data.classes import model_classes
+from src.data.files import write_label_file
+from src.runtime.errors import UserError, report_user_errors
+from src.runtime.fileio import check_input_file, prepare_output_file
 
 
 def model_class_names(path):
     """(class names, WordNet ids) a checkpoint (.ckpt) or an exported ONNX model (.onnx) records
-    (src.class_names.model_classes), or (None, None)."""
+    (src.data.classes.model_classes), or (None, None)."""
     check_input_file(path, "model", "pass the .ckpt or .onnx file the inference app's model was made from.")
     from src.checkpoint import checkpoint_metadata, read_checkpoint  # pylint: disable=import-outside-toplevel
     if path.lower().endswith(".onnx"):

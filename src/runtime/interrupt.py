@@ -1,7 +1,7 @@
 """Clean stops on Ctrl-C (SIGINT) and SIGTERM.
 
     if __name__ == "__main__":        # first lines of an entry point, before any import that starts a thread
-        from src.interrupt import catch_signals
+        from src.runtime.interrupt import catch_signals
         catch_signals()
 
 A signal is recorded, never acted on while the entry point's imports run (an exception inside `import

@@ -14,8 +14,8 @@ import math
 
 import mindspore.dataset.vision as V
 
-from src.errors import UserError
 from src.model_utils.config import Config
+from src.runtime.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

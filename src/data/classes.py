@@ -3,7 +3,7 @@ folders. A class is identified by its WordNet id where known (ImageNet's folder 
 import os
 
 from src.data.imagenet_classes import IMAGENET_CLASSES
-from src.errors import UserError
+from src.runtime.errors import UserError
 
 
 def read_names_file(path):
