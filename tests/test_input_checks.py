@@ -41,8 +41,8 @@ def test_every_numeric_key_has_a_range_and_every_shipped_value_lies_in_it():
     assert numeric == set(RANGES)
     for name in ("default_config.yaml", "default_config_gpu.yaml", "default_config_cpu.yaml"):
         get_config(["--config_path", os.path.join(PROJECT_ROOT, name)])  # checks every value against its range
-    from src.inceptionv4 import MIN_INPUT_SIZE
-    assert MIN_IMAGE_SIZE == MIN_INPUT_SIZE
+    from src.inceptionv4 import MIN_IMAGE_SIZE as network_minimum
+    assert MIN_IMAGE_SIZE == network_minimum
 
 
 def _bound_values(key):

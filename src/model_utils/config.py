@@ -22,7 +22,7 @@ from src.runtime.fileio import check_input_file
 
 
 MIN_IMAGE_SIZE = 75
-"""Inception-v4's smallest input side (src.inceptionv4.MIN_INPUT_SIZE; a test keeps them equal)."""
+"""Inception-v4's smallest input side: every "valid" stride-2 layer still has an output (src.inceptionv4 checks it)."""
 
 RANGES = {
     "modelarts_sync_timeout": ("(0, inf)", "seconds"),
