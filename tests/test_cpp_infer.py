@@ -60,7 +60,7 @@ def eval_tensors(folder, height=SIZE, width=SIZE, preprocessing=None):
     from src.data.files import list_image_folder
     from src.dataset import create_dataset_imagenet
     files = list_image_folder(folder).files
-    data = create_dataset_imagenet(folder, False, data_config(height, width), shuffle=False,
+    data = create_dataset_imagenet(data_config(height, width), folder, False, shuffle=False,
                                    preprocessing=preprocessing)
     batches = list(data.create_tuple_iterator(num_epochs=1, output_numpy=True))
     images = np.concatenate([images for images, _ in batches])
@@ -129,10 +129,10 @@ def checkpoint(demo_data, tmp_path_factory):
     loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
     step = nn.TrainOneStepCell(nn.WithLossCell(net, loss), nn.Momentum(net.trainable_params(), 0.01, 0.9))
     train_dir = os.path.join(demo_data, "imagenet", "train")
-    batches = create_dataset_imagenet(train_dir, True, data_config(batch_size=8)).create_tuple_iterator(num_epochs=1)
+    batches = create_dataset_imagenet(data_config(batch_size=8), train_dir, True).create_tuple_iterator(num_epochs=1)
     for _, (images, labels) in zip(range(TRAIN_STEPS), batches):
         step(images, labels)
-    calibration = create_dataset_imagenet(train_dir, False, data_config(batch_size=64), shuffle=True)
+    calibration = create_dataset_imagenet(data_config(batch_size=64), train_dir, False, shuffle=True)
     images, _ = next(calibration.create_tuple_iterator(num_epochs=1))
     net.set_train(True)
     net(images)
