@@ -24,7 +24,7 @@ from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import extract_dataset_zip, moxing_wrapper
 from src.runtime import interrupt
 from src.runtime.context import init_context
-from src.runtime.errors import UserError, report_user_errors
+from src.runtime.errors import UserError
 from src.training.parts import create_eval_model
 
 
@@ -50,7 +50,7 @@ def load_model(cfg):
                             f"pass --num_classes {model.num_classes}.")
         return model.cell, model.metadata, data_config(cfg, model, "eval")
     net, params = load_network(cfg, cfg.checkpoint_path)
-    metadata = checkpoint_metadata(params)
+    metadata = checkpoint_metadata(params, cfg.checkpoint_path)
     return net, metadata, resolve_image_size(cfg, metadata, f"'{cfg.checkpoint_path}'")
 
 
@@ -82,8 +82,7 @@ def run_eval(cfg):
     return metrics, counter.count
 
 
-@report_user_errors
-@interrupt.report_interruptions
+@interrupt.entry_point
 def main():
     cfg = get_config(description="Evaluate an Inception-v4 checkpoint.")
     metrics, count = run_eval(cfg)

@@ -24,7 +24,7 @@ from src.deploy.metrics import NonFiniteScores, TopKAccuracy
 from src.deploy.runners import OnnxClassifier, data_config
 from src.model_utils.config import get_config
 from src.runtime import interrupt
-from src.runtime.errors import UserError, report_user_errors
+from src.runtime.errors import UserError
 
 
 def check_outputs(cfg, model):
@@ -83,8 +83,7 @@ def report(cfg, accuracy):
         print(f"accuracy: {values[1]:.5f}", flush=True)
 
 
-@report_user_errors
-@interrupt.report_interruptions
+@interrupt.entry_point
 def main():
     cfg = get_config(description="Evaluate an ONNX export of Inception-v4 with onnxruntime.")
     with interrupt.safe_points():

@@ -12,13 +12,13 @@ if __name__ == "__main__":  # before any import starts a thread (src/runtime/int
     from src.runtime.interrupt import catch_signals
     catch_signals()
 
-import json
 import os
 
 import mindspore as ms
 import numpy as np
 
-from src.checkpoint import METADATA_KEY, checkpoint_metadata
+from src.checkpoint import (CLASS_IDS_KEY, CLASS_NAMES_KEY, METADATA_KEY, NUM_CLASSES_KEY, PREPROCESSING_KEY,
+                            checkpoint_metadata, encode_metadata)
 from src.data.classes import model_classes
 from src.data.preprocessing import image_size_metadata, resolve_image_size, resolve_preprocessing
 from src.deploy.inference import load_network, model_file
@@ -27,7 +27,7 @@ from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import moxing_wrapper
 from src.runtime import interrupt
 from src.runtime.context import init_context
-from src.runtime.errors import UserError, report_user_errors
+from src.runtime.errors import UserError
 from src.runtime.fileio import atomic_output, prepare_output_file
 
 
@@ -58,12 +58,12 @@ def exported_metadata(cfg, recorded):
     and WordNet ids."""
     prep = resolve_preprocessing(cfg, recorded, f"'{cfg.ckpt_file}'")
     print(prep.describe(cfg.height, cfg.width), "(recorded in the exported file)", flush=True)
-    metadata = {"preprocessing": prep.to_dict(), "num_classes": cfg.num_classes, **image_size_metadata(cfg)}
+    metadata = {PREPROCESSING_KEY: prep.to_dict(), NUM_CLASSES_KEY: cfg.num_classes, **image_size_metadata(cfg)}
     class_names, class_ids = model_classes(recorded)
     if class_names:
-        metadata["class_names"] = class_names
+        metadata[CLASS_NAMES_KEY] = class_names
     if class_ids:
-        metadata["class_ids"] = class_ids
+        metadata[CLASS_IDS_KEY] = class_ids
     return metadata
 
 
@@ -77,7 +77,7 @@ def run_export(cfg):
     path = prepare_output_file(model_file(cfg.file_name, cfg.file_format), "exported model (file_name)")
     init_context(cfg)
     net, params = load_network(cfg, cfg.ckpt_file)
-    recorded = checkpoint_metadata(params)
+    recorded = checkpoint_metadata(params, cfg.ckpt_file)
     cfg = resolve_image_size(cfg, recorded, f"'{cfg.ckpt_file}'")
     metadata = exported_metadata(cfg, recorded)
     batch = cfg.export_batch_size
@@ -92,7 +92,7 @@ def run_export(cfg):
                 record_onnx_metadata(tmp, metadata, batch if cfg.dynamic_batch else None)
             elif cfg.file_format == "MINDIR":
                 ms.export(net, images, file_name=tmp, file_format="MINDIR",
-                          custom_func=lambda model: model.user_info.update({METADATA_KEY: json.dumps(metadata)}))
+                          custom_func=lambda model: model.user_info.update({METADATA_KEY: encode_metadata(metadata)}))
             else:
                 ms.export(net, images, file_name=tmp, file_format=cfg.file_format)
             interrupt.check()  # a signal during the export: the finished file is discarded (a second one: at once)
@@ -110,8 +110,7 @@ def run_export(cfg):
     return path
 
 
-@report_user_errors
-@interrupt.report_interruptions
+@interrupt.entry_point
 def main():
     run_export(get_config(description="Export Inception-v4 to MINDIR, ONNX or AIR."))
 

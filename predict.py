@@ -29,7 +29,7 @@ from src.deploy.inference import class_names, image_batches, list_images, open_m
 from src.model_utils.config import get_config
 from src.runtime import interrupt
 from src.runtime.context import init_context
-from src.runtime.errors import UserError, report_user_errors
+from src.runtime.errors import UserError
 from src.runtime.fileio import prepare_output_file
 
 CSV_COLUMNS = ("image", "rank", "class_index", "class_name", "probability")
@@ -169,8 +169,7 @@ def run_predict(args, cfg):
     return done
 
 
-@report_user_errors
-@interrupt.report_interruptions
+@interrupt.entry_point
 def main(argv=None):
     args, cfg = parse(argv)
     run_predict(args, cfg)

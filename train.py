@@ -10,7 +10,8 @@ import mindspore as ms
 
 from src.callback import (METRICS_FILE, PROFILER_DIR, CheckpointSaver, EvalCallBack, ProfilingCallback, ProgressMonitor,
                           StopOnSignal, TrainingRecord)
-from src.checkpoint import assign_params, checkpoint_metadata, read_checkpoint
+from src.checkpoint import (CLASS_IDS_KEY, CLASS_NAMES_KEY, PREPROCESSING_KEY, TRAINING_KEY, assign_params,
+                            checkpoint_metadata, read_checkpoint)
 from src.data.classes import folder_classes
 from src.data.files import dataset_class_names
 from src.data.preprocessing import image_size_metadata, resolve_image_size, resolve_preprocessing
@@ -20,12 +21,12 @@ from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import extract_dataset_zip, moxing_wrapper
 from src.runtime import interrupt
 from src.runtime.context import init_context, init_distributed
-from src.runtime.errors import UserError, report_user_errors
+from src.runtime.errors import UserError
 from src.runtime.fileio import check_input_file
 from src.training.parts import (create_eval_model, create_optimizer, create_train_model, freeze_backbone, get_lr,
                                 load_pretrained)
-from src.training.runs import (TRAINING_KEY, agree_run_id, claim_run_folder, new_run_id, previous_best, resume_command,
-                               resume_point, training_metadata)
+from src.training.runs import (agree_run_id, claim_run_folder, new_run_id, previous_best, resume_command, resume_point,
+                               training_metadata)
 
 CKPT_PREFIX = "inceptionv4-train"
 
@@ -58,7 +59,7 @@ def training_class_names(cfg, recorded):
         raise UserError(f"the training data '{cfg.dataset_path}' has {len(names)} class folders but num_classes is "
                         f"{cfg.num_classes}: set --num_classes {len(names)}, add the missing class folders, or "
                         f"pass --allow_fewer_classes True to train {cfg.num_classes} outputs on {len(names)} classes.")
-    before = recorded.get("class_ids") or recorded.get("class_names")
+    before = recorded.get(CLASS_IDS_KEY) or recorded.get(CLASS_NAMES_KEY)
     if before and names and list(before) != names:
         changed = sorted(set(before) ^ set(names)) or ["(the same names in another order)"]
         raise UserError(f"'{cfg.resume}' was trained on other classes than those of '{cfg.dataset_path}' (differing: "
@@ -77,7 +78,7 @@ def restore(cfg, params, net, optimizer, steps_per_epoch, group_size):
     state = {param.name: params[param.name] for param in optimizer.get_parameters()
              if param.name in params and param.name != "learning_rate"}
     ms.load_param_into_net(optimizer, state)
-    point = resume_point(checkpoint_metadata(params).get(TRAINING_KEY, {}),
+    point = resume_point(checkpoint_metadata(params, cfg.resume).get(TRAINING_KEY, {}),
                          int(params["global_step"].asnumpy().reshape(-1)[0]), steps_per_epoch, cfg.batch_size,
                          group_size, cfg.resume)
     if point.note:
@@ -100,7 +101,7 @@ def run_train(cfg):
     init_context(cfg)
     rank_id, group_size = init_distributed()
     resumed = read_checkpoint(cfg.resume) if cfg.resume else None
-    recorded = checkpoint_metadata(resumed) if resumed else {}
+    recorded = checkpoint_metadata(resumed, cfg.resume) if resumed else {}
     run_id = recorded.get(TRAINING_KEY, {}).get("run_id") or agree_run_id(new_run_id(), group_size)
     ckpt_dir = os.path.join(cfg.ckpt_path, f"ckpt_{rank_id}")
     writer = not cfg.is_save_on_master or rank_id == 0
@@ -108,7 +109,7 @@ def run_train(cfg):
     class_names, class_ids = training_class_names(cfg, recorded)
     pretrained = read_checkpoint(cfg.pretrained) if cfg.pretrained else None
     weights = f"'{cfg.resume or cfg.pretrained}'"
-    start = recorded or (checkpoint_metadata(pretrained) if pretrained else {})
+    start = recorded or (checkpoint_metadata(pretrained, cfg.pretrained) if pretrained else {})
     cfg = resolve_image_size(cfg, start, weights)
     prep = resolve_preprocessing(cfg, start, weights)
     print(f"{prep.describe(cfg.height, cfg.width, crop=cfg.ds_type == 'imagenet')} (evaluation; training uses the "
@@ -141,9 +142,9 @@ def run_train(cfg):
     callbacks = [ProgressMonitor(steps_per_epoch, cfg.batch_size, done, lrs, cfg.loss_scale)]
     saver = None
     if writer:
-        metadata = {"preprocessing": prep.to_dict(), **image_size_metadata(cfg),
-                    **({"class_names": class_names} if class_names else {}),
-                    **({"class_ids": class_ids} if class_ids else {})}
+        metadata = {PREPROCESSING_KEY: prep.to_dict(), **image_size_metadata(cfg),
+                    **({CLASS_NAMES_KEY: class_names} if class_names else {}),
+                    **({CLASS_IDS_KEY: class_ids} if class_ids else {})}
         saver = CheckpointSaver(ckpt_dir, CKPT_PREFIX, steps_per_epoch, total_steps, done,
                                 cfg.save_checkpoint_epochs, cfg.save_checkpoint_steps, cfg.keep_checkpoint_max,
                                 metadata=lambda step: {**metadata, TRAINING_KEY: training_metadata(
@@ -189,8 +190,7 @@ def run_train(cfg):
     print(f"train: finished {total_steps} steps", flush=True)
 
 
-@report_user_errors
-@interrupt.report_interruptions
+@interrupt.entry_point
 def main():
     run_train(get_config(description="Train Inception-v4."))
 

@@ -8,16 +8,15 @@ import csv
 import glob
 import math
 import os
-import re
 import time
 
 from mindspore.train import Callback
 
-from src.checkpoint import save_checkpoint
+from src.checkpoint import TRAINING_KEY, save_checkpoint
 from src.runtime import interrupt
 from src.runtime.errors import UserError
 from src.runtime.fileio import atomic_output
-from src.training.runs import TRAINING_KEY
+from src.training.runs import checkpoint_name, checkpoint_pattern
 
 
 class TrainingDiverged(UserError):
@@ -135,7 +134,7 @@ class CheckpointSaver(Callback):
         if self.last and self.last[0] == self.step:
             return
         epoch, in_epoch = divmod(self.step - 1, self.steps_per_epoch)
-        path = os.path.join(self.directory, f"{self.prefix}-{epoch + 1}_{in_epoch + 1}.ckpt")
+        path = os.path.join(self.directory, checkpoint_name(self.prefix, epoch + 1, in_epoch + 1))
         with interrupt.critical():
             save_checkpoint(run_context.original_args().train_network, path,
                             {"epoch_num": epoch + 1, "step_num": self.step},
@@ -145,7 +144,7 @@ class CheckpointSaver(Callback):
             self.rotate()
 
     def rotate(self):
-        pattern = re.compile(re.escape(self.prefix) + r"-\d+_\d+\.ckpt$")
+        pattern = checkpoint_pattern(self.prefix)
         files = [path for path in glob.glob(os.path.join(self.directory, f"{self.prefix}-*.ckpt"))
                  if pattern.match(os.path.basename(path))]
         files.sort(key=lambda path: os.stat(path).st_mtime_ns)

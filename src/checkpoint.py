@@ -120,34 +120,51 @@ def assign_params(net, params, path, skip=()):
 
 
 METADATA_KEY = "inceptionv4_metadata"
-"""Checkpoint entry holding a JSON object of facts that travel with the weights (class names,
-preprocessing, training position); the original's checkpoints have none."""
+"""The entry holding a JSON object of facts that travel with the weights: a checkpoint entry, an ONNX file's
+metadata_props, a MINDIR file's user_info (the original's checkpoints have none). Its keys:"""
+PREPROCESSING_KEY = "preprocessing"
+"""the evaluation preprocessing (src.data.preprocessing.Preprocessing.to_dict)"""
+IMAGE_SIZE_KEY = "image_size"
+"""the [height, width] the weights were trained (or converted) at"""
+CLASS_NAMES_KEY = "class_names"
+"""the class names in output order"""
+CLASS_IDS_KEY = "class_ids"
+"""their WordNet ids, for ImageNet-style data"""
+NUM_CLASSES_KEY = "num_classes"
+"""the output count (exported files)"""
+TRAINING_KEY = "training"
+"""the training position and run id (src.training.runs)"""
 
 
-def checkpoint_metadata(params):
-    """The metadata dict stored in a checkpoint dict from `read_checkpoint`; {} if none."""
-    text = params.get(METADATA_KEY)
-    if not isinstance(text, str):
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+def encode_metadata(metadata):
+    """The METADATA_KEY text of the dict `metadata`."""
+    return json.dumps(metadata, ensure_ascii=False, sort_keys=True)
 
 
-def exported_metadata(properties, path):
-    """The metadata dict export.py records under METADATA_KEY in an exported file's `properties` (ONNX
-    metadata_props, MINDIR user_info); {} if none, UserError naming `path` if it is not JSON."""
-    text = properties.get(METADATA_KEY)
+def decode_metadata(text, path):
+    """The metadata dict of the METADATA_KEY text of the weight file `path` ({} when it has none); UserError
+    when the text is not a JSON object."""
     if text is None:
         return {}
     try:
         value = json.loads(text)
     except ValueError:
-        raise UserError(f"'{path}' holds unreadable {METADATA_KEY} metadata: export it again with export.py.") \
-            from None
-    return value if isinstance(value, dict) else {}
+        value = None
+    if not isinstance(value, dict):
+        raise UserError(f"'{path}' holds unreadable {METADATA_KEY} metadata (not a JSON object): save or export it "
+                        "again (train.py, export.py).")
+    return value
+
+
+def checkpoint_metadata(params, path="the checkpoint"):
+    """The metadata dict of a checkpoint dict from `read_checkpoint` (of file `path`); {} if none."""
+    text = params.get(METADATA_KEY)
+    return decode_metadata(text if isinstance(text, str) else None, path)
+
+
+def exported_metadata(properties, path):
+    """The metadata dict of an exported file's `properties` (ONNX metadata_props, MINDIR user_info); {} if none."""
+    return decode_metadata(properties.get(METADATA_KEY), path)
 
 
 def save_checkpoint(cell, path, append_dict=None, metadata=None):
@@ -155,6 +172,6 @@ def save_checkpoint(cell, path, append_dict=None, metadata=None):
     to `path` atomically: an interrupted save leaves the old file intact."""
     extra = dict(append_dict or {})
     if metadata:
-        extra[METADATA_KEY] = json.dumps(metadata, ensure_ascii=False, sort_keys=True)
+        extra[METADATA_KEY] = encode_metadata(metadata)
     with atomic_output(path) as tmp:
         ms.save_checkpoint(cell, tmp, append_dict=extra or None)

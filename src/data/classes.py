@@ -2,6 +2,7 @@
 folders. A class is identified by its WordNet id where known (ImageNet's folder names) and named by its name."""
 import os
 
+from src.checkpoint import CLASS_IDS_KEY, CLASS_NAMES_KEY
 from src.data.imagenet_classes import IMAGENET_CLASSES
 from src.runtime.errors import UserError
 
@@ -31,13 +32,13 @@ def imagenet_class_ids():
 
 
 def model_classes(metadata):
-    """(class names, WordNet ids or None) the weights' metadata records: "class_names", with "class_ids" when
+    """(class names, WordNet ids or None) the weights' metadata records: CLASS_NAMES_KEY, with CLASS_IDS_KEY when
     recorded, or ImageNet-1k's wnids when the names are its 1,000 names (checkpoints converted before class_ids
     were recorded); (None, None) without names."""
-    names = metadata.get("class_names")
+    names = metadata.get(CLASS_NAMES_KEY)
     if not names:
         return None, None
-    ids = metadata.get("class_ids")
+    ids = metadata.get(CLASS_IDS_KEY)
     if not ids and list(names) == imagenet_class_names():
         ids = imagenet_class_ids()
     return list(names), (list(ids) if ids and len(ids) == len(names) else None)

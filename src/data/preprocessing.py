@@ -14,6 +14,7 @@ import math
 
 import mindspore.dataset.vision as V
 
+from src.checkpoint import IMAGE_SIZE_KEY, PREPROCESSING_KEY
 from src.model_utils.config import Config
 from src.runtime.errors import UserError
 
@@ -145,16 +146,12 @@ def resolve_preprocessing(cfg, metadata, source="the weights", printer=print):
     """The preprocessing recorded in `metadata` (a checkpoint's or exported model's), with the config's values
     for keys set explicitly on the command line; without a record, the config's (the original's by default).
     An explicit value that differs from the record is announced in one line."""
-    recorded = metadata.get("preprocessing")
+    recorded = metadata.get(PREPROCESSING_KEY)
     if not isinstance(recorded, dict) or any(key not in recorded for key in KEYS):
         return config_preprocessing(cfg)
     values = Preprocessing.from_values(_completed(recorded, metadata), f"recorded in {source}").to_dict()
     _apply_given(cfg, values, KEYS, "preprocessing", source, printer)
     return Preprocessing.from_values(values, "on the command line")
-
-
-IMAGE_SIZE_KEY = "image_size"
-"""Metadata key of the [height, width] the weights were trained (or converted) at."""
 
 
 def image_size_metadata(cfg):

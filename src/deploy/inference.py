@@ -20,12 +20,12 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn
 
-from src.checkpoint import (AIR_HINT, EXPORT_EXTENSIONS, assign_params, checkpoint_metadata, checkpoint_num_classes,
-                            exported_format, read_checkpoint)
+from src.checkpoint import (AIR_HINT, CLASS_NAMES_KEY, EXPORT_EXTENSIONS, assign_params, checkpoint_metadata,
+                            checkpoint_num_classes, exported_format, read_checkpoint)
 from src.data.classes import imagenet_class_names, read_class_names
 from src.data.files import IMAGE_EXTENSIONS, image_data_problem, undecodable_format
 from src.data.preprocessing import resolve_image_size
-from src.deploy.runners import MindirClassifier, OnnxClassifier
+from src.deploy.runners import MindirClassifier, OnnxClassifier, padded_batches
 from src.inceptionv4 import create_network
 from src.runtime import interrupt
 from src.runtime.errors import UserError
@@ -199,7 +199,7 @@ class CheckpointModel:
 
     def __init__(self, cfg):
         self.net, params = load_network(cfg, cfg.ckpt_file, infer_classes=True)
-        self.metadata = checkpoint_metadata(params)
+        self.metadata = checkpoint_metadata(params, cfg.ckpt_file)
         self.num_classes = self.net.softmax.dense.weight.shape[0]
         self.source = f"'{cfg.ckpt_file}'"
         cfg = resolve_image_size(cfg, self.metadata, self.source)
@@ -210,12 +210,9 @@ class CheckpointModel:
         at once: the first batch compiles the graph)."""
         outputs = []
         with interrupt.safe_points():
-            for start in range(0, len(images), self.batch_size):
-                chunk = images[start:start + self.batch_size]
-                padded = np.zeros((self.batch_size,) + chunk.shape[1:], np.float32)
-                padded[:len(chunk)] = chunk  # eval mode: the zero padding does not change the real images' outputs
+            for batch, count in padded_batches(images, self.batch_size):
                 with interrupt.exit_at_once():
-                    outputs.append(self.net(ms.Tensor(padded)).asnumpy()[:len(chunk)])
+                    outputs.append(self.net(ms.Tensor(batch)).asnumpy()[:count])
                 interrupt.check()
         return np.concatenate(outputs)
 
@@ -264,8 +261,8 @@ def class_names(user_value, metadata, num_classes, source):
     the weights, else ImageNet-1k's for 1000 classes, else the class indices."""
     if user_value:
         names, origin = read_class_names(user_value), f"'{user_value}'"
-    elif metadata.get("class_names"):
-        names, origin = list(metadata["class_names"]), f"the names recorded in {source}"
+    elif metadata.get(CLASS_NAMES_KEY):
+        names, origin = list(metadata[CLASS_NAMES_KEY]), f"the names recorded in {source}"
     elif num_classes == 1000:
         names, origin = imagenet_class_names(), "the ImageNet-1k class names"
     else:

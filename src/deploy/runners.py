@@ -1,7 +1,6 @@
 """Running an exported classifier: ONNX with onnxruntime on the CPU or a CUDA GPU, MINDIR in MindSpore
 (nn.GraphCell over mindspore.load), each with the metadata export.py records in it.
 """
-import json
 import os
 
 import mindspore as ms
@@ -12,7 +11,7 @@ from mindspore import nn, ops
 from mindspore.train import mind_ir_pb2
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
-from src.checkpoint import METADATA_KEY, exported_metadata
+from src.checkpoint import METADATA_KEY, encode_metadata, exported_metadata
 from src.model_utils.config import Config
 from src.runtime.errors import UserError
 from src.runtime.fileio import check_input_file
@@ -45,7 +44,7 @@ def record_onnx_metadata(path, metadata, traced_batch=None):
     model = onnx.load(path)
     entry = next((prop for prop in model.metadata_props if prop.key == METADATA_KEY), None) or \
         model.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(metadata, ensure_ascii=False, sort_keys=True)
+    entry.key, entry.value = METADATA_KEY, encode_metadata(metadata)
     if traced_batch is not None:
         make_batch_dynamic(model, traced_batch)
     onnx.save(model, path)
@@ -76,6 +75,16 @@ def make_batch_dynamic(model, traced_batch):
         value.type.tensor_type.shape.dim[0].dim_param = BATCH_DIM
     del model.graph.value_info[:]  # shapes inferred at the traced batch
 
+
+
+def padded_batches(images, batch_size):
+    """(batch, count) for each `batch_size` images of `images` in turn, the last batch completed with zero images
+    after its `count` real ones (their outputs are dropped; in eval mode they change no real image's output)."""
+    for start in range(0, len(images), batch_size):
+        chunk = images[start:start + batch_size]
+        batch = np.zeros((batch_size,) + chunk.shape[1:], np.float32)
+        batch[:len(chunk)] = chunk
+        yield batch, len(chunk)
 
 
 class OnnxClassifier:
@@ -118,15 +127,8 @@ class OnnxClassifier:
         images = np.ascontiguousarray(images, dtype=np.float32)
         if self.batch_size is None:
             return self.session.run(None, {self.input_name: images})[0]
-        outputs = []
-        for start in range(0, len(images), self.batch_size):
-            chunk = images[start:start + self.batch_size]
-            real = len(chunk)
-            if real < self.batch_size:
-                padding = np.zeros((self.batch_size - real,) + chunk.shape[1:], np.float32)
-                chunk = np.concatenate([chunk, padding])
-            outputs.append(self.session.run(None, {self.input_name: chunk})[0][:real])
-        return np.concatenate(outputs)
+        return np.concatenate([self.session.run(None, {self.input_name: batch})[0][:count]
+                               for batch, count in padded_batches(images, self.batch_size)])
 
 
 def data_config(cfg, model, tool):

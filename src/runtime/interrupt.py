@@ -28,6 +28,8 @@ import signal
 import sys
 import threading
 
+from src.runtime.errors import report_user_errors
+
 NAMES = {signal.SIGINT: "SIGINT (Ctrl-C)", signal.SIGTERM: "SIGTERM"}
 
 
@@ -162,6 +164,13 @@ def exit_at_once(detail="", remove=()):
         yield
     finally:
         _State.at_once.pop()
+
+
+def entry_point(main):
+    """The decorator of the five entry points' main (train, eval, export, eval_onnx, predict), which call
+    catch_signals before their imports: a UserError is one line with exit code 2 (report_user_errors), a stop
+    by SIGINT/SIGTERM one line with 128 + the signal number (report_interruptions)."""
+    return report_user_errors(report_interruptions(main))
 
 
 def report_interruptions(main):

@@ -18,13 +18,13 @@ in eval mode around the dense layer; the dropout between them is the identity) f
 checkpoint's metadata (class names, preprocessing) goes into the file's header.
 """
 import argparse
-import json
 import os
 import sys
 
-from src.checkpoint import METADATA_KEY, checkpoint_metadata, read_checkpoint, save_checkpoint
+from src.checkpoint import (CLASS_IDS_KEY, CLASS_NAMES_KEY, IMAGE_SIZE_KEY, METADATA_KEY, PREPROCESSING_KEY,
+                            checkpoint_metadata, encode_metadata, read_checkpoint, save_checkpoint)
 from src.data.classes import imagenet_class_ids, imagenet_class_names
-from src.data.preprocessing import IMAGE_SIZE_KEY, SOURCES
+from src.data.preprocessing import SOURCES
 from src.deploy.convert import CLASSIFIER, SOURCE_IMAGE_SIZE, convert, read_weights, to_timm
 from src.runtime.errors import UserError, report_user_errors
 from src.runtime.fileio import atomic_output, check_not_input
@@ -56,10 +56,10 @@ def _run(args):
         return _write_timm(args)
     weights = read_weights(args.input)
     net, num_classes = convert(args.source, weights, args.input)
-    metadata = {"preprocessing": SOURCES[args.source].to_dict(), IMAGE_SIZE_KEY: list(SOURCE_IMAGE_SIZE),
+    metadata = {PREPROCESSING_KEY: SOURCES[args.source].to_dict(), IMAGE_SIZE_KEY: list(SOURCE_IMAGE_SIZE),
                 "converted_from": {"source": args.source, "file": os.path.basename(args.input)}}
     if num_classes == 1000:
-        metadata.update(class_names=imagenet_class_names(), class_ids=imagenet_class_ids())
+        metadata.update({CLASS_NAMES_KEY: imagenet_class_names(), CLASS_IDS_KEY: imagenet_class_ids()})
     try:
         save_checkpoint(net, args.output, metadata=metadata)
     except OSError as err:
@@ -78,8 +78,8 @@ def _run(args):
 def _write_timm(args):
     params = read_checkpoint(args.input)
     tensors, num_classes = to_timm(params, args.input)
-    metadata = checkpoint_metadata(params)
-    header = {"format": "pt", **({METADATA_KEY: json.dumps(metadata, ensure_ascii=False, sort_keys=True)}
+    metadata = checkpoint_metadata(params, args.input)
+    header = {"format": "pt", **({METADATA_KEY: encode_metadata(metadata)}
                                  if metadata else {})}
     from safetensors.numpy import save_file
     try:
@@ -90,7 +90,7 @@ def _write_timm(args):
     print(f"convert_checkpoint: wrote {args.output}: timm inception_v4 state dict, {len(tensors)} tensors, "
           f"{num_classes} classes (BatchNorm eps 1e-5 -> 1e-3 folded into running_var; bn0 and softmax.batchnorm "
           "folded into last_linear)", flush=True)
-    prep, size = metadata.get("preprocessing"), metadata.get(IMAGE_SIZE_KEY)
+    prep, size = metadata.get(PREPROCESSING_KEY), metadata.get(IMAGE_SIZE_KEY)
     fed = (f"feed it what the checkpoint records: {', '.join(f'{k} {v}' for k, v in prep.items())}"
            if isinstance(prep, dict) else "the checkpoint records no preprocessing (the original's: ImageNet "
            "mean/std, bilinear, crop_pct 1.0)")

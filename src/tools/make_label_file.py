@@ -7,6 +7,7 @@ class names the model records (--model), or else by their sorted order.
 import argparse
 import os
 
+from src.checkpoint import checkpoint_metadata, exported_metadata
 from src.data.classes import model_classes
 from src.data.files import write_label_file
 from src.runtime.errors import UserError, report_user_errors
@@ -25,8 +26,8 @@ def model_class_names(path):
         except Exception as err:  # pylint: disable=broad-except  # any parse failure: not an ONNX file
             raise UserError(f"'{os.path.abspath(path)}' is not a readable ONNX model ({type(err).__name__}).") \
                 from None
-        return model_classes(checkpoint_metadata(props))
-    return model_classes(checkpoint_metadata(read_checkpoint(path)))
+        return model_classes(exported_metadata(props, path))
+    return model_classes(checkpoint_metadata(read_checkpoint(path), path))
 
 
 @report_user_errors

@@ -30,6 +30,7 @@ import secrets
 import shlex
 import sys
 
+from src.checkpoint import TRAINING_KEY, checkpoint_metadata, read_checkpoint
 from src.runtime.errors import UserError
 from src.runtime.fileio import atomic_output, prepare_output_dir, stale_temporaries
 
@@ -42,9 +43,19 @@ def new_run_id():
     return secrets.token_hex(6)
 
 
+def checkpoint_name(prefix, epoch, step):
+    """`<prefix>-<epoch>_<step in epoch>.ckpt` (both 1-based): the name of every training checkpoint."""
+    return f"{prefix}-{epoch}_{step}.ckpt"
+
+
+def checkpoint_pattern(prefix):
+    """The regular expression of checkpoint_name's names of `prefix`, with epoch and step as its groups."""
+    return re.compile(re.escape(prefix) + r"-(\d+)_(\d+)\.ckpt$")
+
+
 def latest_checkpoint(directory, prefix):
     """Path of the checkpoint `<prefix>-<epoch>_<step>.ckpt` with the highest epoch and step in `directory`."""
-    pattern = re.compile(re.escape(prefix) + r"-(\d+)_(\d+)\.ckpt$")
+    pattern = checkpoint_pattern(prefix)
     found = [(tuple(map(int, match.groups())), path) for path in glob.glob(os.path.join(directory, "*.ckpt"))
              for match in [pattern.match(os.path.basename(path))] if match]
     return max(found)[1] if found else None
@@ -135,7 +146,6 @@ def agree_run_id(run_id, group_size):
     return "".join(f"{int(value):0{digits}x}" for value in total)
 
 
-TRAINING_KEY = "training"
 """Checkpoint metadata key of the training position."""
 
 
@@ -200,8 +210,7 @@ def previous_best(path, run_id):
     run keeps it unless it does better."""
     if not os.path.isfile(path):
         return None
-    from src.checkpoint import checkpoint_metadata, read_checkpoint  # pylint: disable=import-outside-toplevel
-    recorded = checkpoint_metadata(read_checkpoint(path)).get(TRAINING_KEY, {})
+    recorded = checkpoint_metadata(read_checkpoint(path), path).get(TRAINING_KEY, {})
     if recorded.get("run_id") != run_id or "top1" not in recorded:
         return None
     return int(recorded["epoch"]), float(recorded["top1"])
