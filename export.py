@@ -17,10 +17,9 @@ import os
 import mindspore as ms
 import numpy as np
 
-from src.checkpoint import (CLASS_IDS_KEY, CLASS_NAMES_KEY, METADATA_KEY, NUM_CLASSES_KEY, PREPROCESSING_KEY,
-                            checkpoint_metadata, encode_metadata)
+from src.checkpoint import METADATA_KEY, NUM_CLASSES_KEY, checkpoint_metadata, encode_metadata, weights_metadata
 from src.data.classes import model_classes
-from src.data.preprocessing import image_size_metadata, resolve_image_size, resolve_preprocessing
+from src.data.preprocessing import resolve_image_size, resolve_preprocessing
 from src.deploy.inference import load_network, model_file
 from src.deploy.runners import BATCH_DIM, record_onnx_metadata
 from src.model_utils.config import get_config
@@ -49,7 +48,7 @@ def check_dynamic_batch(cfg):
 
 def export_file_in_output_dir(cfg):
     """On ModelArts, write the model into output_path, which is copied to train_url afterwards."""
-    cfg.file_name = os.path.join(cfg.output_path, cfg.file_name)
+    return cfg.replace(file_name=os.path.join(cfg.output_path, cfg.file_name))
 
 
 def exported_metadata(cfg, recorded):
@@ -58,13 +57,7 @@ def exported_metadata(cfg, recorded):
     and WordNet ids."""
     prep = resolve_preprocessing(cfg, recorded, f"'{cfg.ckpt_file}'")
     print(prep.describe(cfg.height, cfg.width), "(recorded in the exported file)", flush=True)
-    metadata = {PREPROCESSING_KEY: prep.to_dict(), NUM_CLASSES_KEY: cfg.num_classes, **image_size_metadata(cfg)}
-    class_names, class_ids = model_classes(recorded)
-    if class_names:
-        metadata[CLASS_NAMES_KEY] = class_names
-    if class_ids:
-        metadata[CLASS_IDS_KEY] = class_ids
-    return metadata
+    return {**weights_metadata(prep, cfg.height, cfg.width, *model_classes(recorded)), NUM_CLASSES_KEY: cfg.num_classes}
 
 
 @moxing_wrapper(pre_process=export_file_in_output_dir)

@@ -10,88 +10,17 @@ import mindspore as ms
 
 from src.callback import (METRICS_FILE, PROFILER_DIR, CheckpointSaver, EvalCallBack, ProfilingCallback, ProgressMonitor,
                           StopOnSignal, TrainingRecord)
-from src.checkpoint import (CLASS_IDS_KEY, CLASS_NAMES_KEY, PREPROCESSING_KEY, TRAINING_KEY, assign_params,
-                            checkpoint_metadata, read_checkpoint)
-from src.data.classes import folder_classes
-from src.data.files import dataset_class_names
-from src.data.preprocessing import image_size_metadata, resolve_image_size, resolve_preprocessing
-from src.dataset import create_dataset, explain_pipeline_errors
-from src.inceptionv4 import create_network
+from src.checkpoint import TRAINING_KEY, checkpoint_metadata, read_checkpoint, weights_metadata
+from src.data.preprocessing import resolve_image_size, resolve_preprocessing
+from src.dataset import explain_pipeline_errors
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import extract_dataset_zip, moxing_wrapper
 from src.runtime import interrupt
 from src.runtime.context import init_context, init_distributed
-from src.runtime.errors import UserError
-from src.runtime.fileio import check_input_file
-from src.training.parts import (create_eval_model, create_optimizer, create_train_model, freeze_backbone, get_lr,
-                                load_pretrained)
-from src.training.runs import (agree_run_id, claim_run_folder, new_run_id, previous_best, resume_command, resume_point,
-                               training_metadata)
-
-CKPT_PREFIX = "inceptionv4-train"
-
-
-def check_train_config(cfg):
-    """Reject settings that would fail only after a long graph compile."""
-    if cfg.device_target == "CPU" and cfg.amp_level != "O0":
-        raise UserError(f"amp_level '{cfg.amp_level}' needs float16 kernels, which the CPU backend lacks: "
-                        "use --amp_level O0 on the CPU.")
-    if not 1 <= cfg.start_epoch <= cfg.epoch_size:
-        raise UserError(f"start_epoch {cfg.start_epoch} must lie in [1, epoch_size={cfg.epoch_size}].")
-    if cfg.pretrained and cfg.resume:
-        raise UserError("set either 'pretrained' (start a new run from its weights) or 'resume' (continue the run "
-                        "that wrote it), not both.")
-    if cfg.pretrained:
-        check_input_file(cfg.pretrained, "pretrained checkpoint", "pass a .ckpt file (convert timm/mindcv weights "
-                         "with python -m src.tools.convert_checkpoint).")
-    if cfg.resume:
-        check_input_file(cfg.resume, "resume checkpoint", "pass a .ckpt file of the run to continue, or leave "
-                         "resume empty to start afresh.")
-
-
-def training_class_names(cfg, recorded):
-    """The training data's classes in label order (recorded in every checkpoint): (names, WordNet ids), see
-    src.data.classes.folder_classes; (None, None) for CIFAR-10 without names. UserError when an ImageNet-style
-    folder has fewer class folders than num_classes (unless allow_fewer_classes) or when the resumed
-    checkpoint's metadata `recorded` names other classes."""
-    names = dataset_class_names(cfg.dataset_path, cfg.ds_type, True)
-    if cfg.ds_type == "imagenet" and len(names) < cfg.num_classes and not cfg.allow_fewer_classes:
-        raise UserError(f"the training data '{cfg.dataset_path}' has {len(names)} class folders but num_classes is "
-                        f"{cfg.num_classes}: set --num_classes {len(names)}, add the missing class folders, or "
-                        f"pass --allow_fewer_classes True to train {cfg.num_classes} outputs on {len(names)} classes.")
-    before = recorded.get(CLASS_IDS_KEY) or recorded.get(CLASS_NAMES_KEY)
-    if before and names and list(before) != names:
-        changed = sorted(set(before) ^ set(names)) or ["(the same names in another order)"]
-        raise UserError(f"'{cfg.resume}' was trained on other classes than those of '{cfg.dataset_path}' (differing: "
-                        f"{', '.join(changed[:5])}): resume on the data it was trained on.")
-    return folder_classes(names) if cfg.ds_type == "imagenet" else (names, None)
-
-
-def restore(cfg, params, net, optimizer, steps_per_epoch, group_size):
-    """Load `params`, the checkpoint dict of `cfg.resume`, into the network and optimizer; return the steps done
-    in this run's steps (src.training.runs), or None for a checkpoint that holds weights only."""
-    assign_params(net, params, cfg.resume)
-    if "global_step" not in params:
-        print(f"resume: '{cfg.resume}' holds weights only; optimizer state starts afresh at epoch "
-              f"{cfg.start_epoch}", flush=True)
-        return None
-    state = {param.name: params[param.name] for param in optimizer.get_parameters()
-             if param.name in params and param.name != "learning_rate"}
-    ms.load_param_into_net(optimizer, state)
-    point = resume_point(checkpoint_metadata(params, cfg.resume).get(TRAINING_KEY, {}),
-                         int(params["global_step"].asnumpy().reshape(-1)[0]), steps_per_epoch, cfg.batch_size,
-                         group_size, cfg.resume)
-    if point.note:
-        print(f"resume: {point.note}", flush=True)
-    return point.done
-
-
-def stop_detail(saver, cfg):
-    """Where a stopped run can continue from: its newest checkpoint and the command."""
-    path = saver.last[1] if saver and saver.last else cfg.resume
-    if not path:
-        return "No checkpoint was written yet: start the run again with the same command"
-    return f"Last complete checkpoint: '{os.path.abspath(path)}'. Continue with: {resume_command(path)}"
+from src.training.parts import (create_eval_model, create_optimizer, create_train_dataset, create_train_model,
+                                create_train_network, get_lr)
+from src.training.runs import (CKPT_PREFIX, agree_run_id, check_train_config, claim_run_folder, new_run_id,
+                               previous_best, starting_step, stop_detail, training_class_names, training_metadata)
 
 
 @moxing_wrapper(pre_process=extract_dataset_zip)
@@ -115,36 +44,20 @@ def run_train(cfg):
     print(f"{prep.describe(cfg.height, cfg.width, crop=cfg.ds_type == 'imagenet')} (evaluation; training uses the "
           "same mean/std; recorded in the checkpoints)", flush=True)
     ms.set_seed(cfg.seed)
-    dataset = create_dataset(cfg, cfg.dataset_path, True, rank_id=rank_id, group_size=group_size,
-                             shuffle=cfg.shuffle, preprocessing=prep)
+    dataset = create_train_dataset(cfg, rank_id, group_size, prep)
     steps_per_epoch = dataset.get_dataset_size()
-    if steps_per_epoch == 0:
-        raise UserError(f"'{cfg.dataset_path}' yields no full batch of {cfg.batch_size} images per device: "
-                        "lower batch_size or add data.")
     total_steps = cfg.epoch_size * steps_per_epoch
 
-    net = create_network(cfg, is_train=True)
-    if pretrained:
-        load_pretrained(cfg, net, pretrained)
-    if cfg.freeze_backbone:
-        freeze_backbone(net)
+    net = create_train_network(cfg, pretrained)
     lrs = get_lr(cfg.lr_init, cfg.lr_end, cfg.lr_max, cfg.warmup_epochs, cfg.epoch_size, steps_per_epoch)
     optimizer = create_optimizer(net, ms.Tensor(lrs), cfg)
-    done = restore(cfg, resumed, net, optimizer, steps_per_epoch, group_size) if cfg.resume else None
-    if done is None:
-        done = (cfg.start_epoch - 1) * steps_per_epoch
-    if done >= total_steps:
-        raise UserError(f"'{cfg.resume}' already completed {done} steps = {cfg.epoch_size} epochs: raise "
-                        "epoch_size to train further.")
-    optimizer.global_step.set_data(ms.Tensor([done], ms.int32))
+    done = starting_step(cfg, resumed, net, optimizer, steps_per_epoch, group_size)
 
     model = create_train_model(cfg, net, optimizer)
     callbacks = [ProgressMonitor(steps_per_epoch, cfg.batch_size, done, lrs, cfg.loss_scale)]
     saver = None
     if writer:
-        metadata = {PREPROCESSING_KEY: prep.to_dict(), **image_size_metadata(cfg),
-                    **({CLASS_NAMES_KEY: class_names} if class_names else {}),
-                    **({CLASS_IDS_KEY: class_ids} if class_ids else {})}
+        metadata = weights_metadata(prep, cfg.height, cfg.width, class_names, class_ids)
         saver = CheckpointSaver(ckpt_dir, CKPT_PREFIX, steps_per_epoch, total_steps, done,
                                 cfg.save_checkpoint_epochs, cfg.save_checkpoint_steps, cfg.keep_checkpoint_max,
                                 metadata=lambda step: {**metadata, TRAINING_KEY: training_metadata(
@@ -176,8 +89,7 @@ def run_train(cfg):
     with explain_pipeline_errors(), interrupt.safe_points():
         try:
             if skip:  # resume mid-epoch: finish that epoch without the batches already trained on
-                partial = create_dataset(cfg, cfg.dataset_path, True, rank_id=rank_id, group_size=group_size,
-                                         shuffle=cfg.shuffle, preprocessing=prep).skip(skip)
+                partial = create_train_dataset(cfg, rank_id, group_size, prep, skip)
                 model.train(first_epoch + 1, partial, callbacks=callbacks, dataset_sink_mode=False,
                             initial_epoch=first_epoch)
                 first_epoch += 1

@@ -136,6 +136,17 @@ TRAINING_KEY = "training"
 """the training position and run id (src.training.runs)"""
 
 
+def weights_metadata(preprocessing, height, width, class_names=None, class_ids=None):
+    """The metadata of weights fed `preprocessing` (src.data.preprocessing.Preprocessing) at height x width,
+    with their classes when known."""
+    metadata = {PREPROCESSING_KEY: preprocessing.to_dict(), IMAGE_SIZE_KEY: [height, width]}
+    if class_names:
+        metadata[CLASS_NAMES_KEY] = class_names
+    if class_ids:
+        metadata[CLASS_IDS_KEY] = class_ids
+    return metadata
+
+
 def encode_metadata(metadata):
     """The METADATA_KEY text of the dict `metadata`."""
     return json.dumps(metadata, ensure_ascii=False, sort_keys=True)

@@ -236,7 +236,7 @@ def check_input_size(height, width):
                          f"{MIN_IMAGE_SIZE} or more.")
 
 
-def create_network(cfg, is_train=True, num_classes=None):
+def network_from_config(cfg, is_train=True, num_classes=None):
     """The network described by a Config (num_classes unless given, bn_momentum, dropout_keep_prob)."""
     return Inceptionv4(classes=num_classes or cfg.num_classes, is_train=is_train, bn_momentum=cfg.bn_momentum,
                        dropout_keep_prob=cfg.dropout_keep_prob)

@@ -15,7 +15,6 @@ import math
 import mindspore.dataset.vision as V
 
 from src.checkpoint import IMAGE_SIZE_KEY, PREPROCESSING_KEY
-from src.model_utils.config import Config
 from src.runtime.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -154,11 +153,6 @@ def resolve_preprocessing(cfg, metadata, source="the weights", printer=print):
     return Preprocessing.from_values(values, "on the command line")
 
 
-def image_size_metadata(cfg):
-    """The metadata entry recording cfg's input size."""
-    return {IMAGE_SIZE_KEY: [cfg.height, cfg.width]}
-
-
 def resolve_image_size(cfg, metadata, source="the weights", printer=print):
     """`cfg` with height and width set to the size recorded in `metadata` (IMAGE_SIZE_KEY), except those given
     on the command line (a given value that differs from the record is announced in one line, as in
@@ -175,7 +169,7 @@ def resolve_image_size(cfg, metadata, source="the weights", printer=print):
     if (values["height"], values["width"]) != (cfg.height, cfg.width):
         printer(f"image size: {values['height']}x{values['width']}, recorded in {source} (the config says "
                 f"{cfg.height}x{cfg.width}; --height/--width override it)", flush=True)
-    return Config({**cfg.to_dict(), **values}, [key for key in cfg.to_dict() if cfg.given(key)])
+    return cfg.replace(**values)
 
 
 def _apply_given(cfg, values, keys, what, source, printer):

@@ -26,7 +26,7 @@ from src.data.classes import imagenet_class_names, read_class_names
 from src.data.files import IMAGE_EXTENSIONS, image_data_problem, undecodable_format
 from src.data.preprocessing import resolve_image_size
 from src.deploy.runners import MindirClassifier, OnnxClassifier, padded_batches
-from src.inceptionv4 import create_network
+from src.inceptionv4 import network_from_config
 from src.runtime import interrupt
 from src.runtime.errors import UserError
 from src.runtime.fileio import unreachable
@@ -104,7 +104,7 @@ def load_network(cfg, path, infer_classes=False):
     classes = cfg.num_classes
     if infer_classes and not cfg.given("num_classes"):
         classes = checkpoint_num_classes(params) or classes
-    net = create_network(cfg, is_train=False, num_classes=classes)
+    net = network_from_config(cfg, is_train=False, num_classes=classes)
     assign_params(net, params, path)
     if cfg.fold_batchnorm:
         fold_batchnorm(net)

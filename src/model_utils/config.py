@@ -128,6 +128,13 @@ class Config:
         self.__dict__.update(values)
         self.__dict__["_given"] = frozenset(given)
 
+    def __setattr__(self, key, value):
+        raise AttributeError(f"Config is read-only: use replace({key}=...) for a changed copy")
+
+    def replace(self, **values):
+        """A copy with `values` changed (each counts as given only if it was)."""
+        return Config({**self.to_dict(), **values}, self._given)
+
     def given(self, key):
         """True when `key` was set on the command line (an explicit choice, not the YAML file's value)."""
         return key in self._given

@@ -163,10 +163,10 @@ def _run_on_modelarts(cfg, run_func, pre_process, post_process, args, kwargs):
         if src:
             sync.once(key, functools.partial(_copy, mox, src, dst, key), f"copy {src} to {dst}")
     os.makedirs(cfg.output_path, exist_ok=True)
-    cfg.device_id = get_device_id()  # ModelArts assigns the device through DEVICE_ID
+    cfg = cfg.replace(device_id=get_device_id())  # ModelArts assigns the device through DEVICE_ID
     try:
         if pre_process:
-            pre_process(cfg)
+            cfg = pre_process(cfg) or cfg  # a step may return a changed Config (Config.replace)
         result = run_func(cfg, *args, **kwargs)
         if post_process:
             post_process(cfg)
@@ -185,7 +185,8 @@ def moxing_wrapper(pre_process=None, post_process=None):
     """Decorate `run_func(cfg, ...)`. Off ModelArts (`cfg.enable_modelarts` false) it just calls it.
 
     On ModelArts: copy data_url -> data_path and checkpoint_url -> load_path (the first device of each
-    server copies, the others wait), set cfg.device_id from DEVICE_ID, run pre_process(cfg), run_func and
+    server copies, the others wait), set device_id from DEVICE_ID, run pre_process(cfg) (which may return a
+    changed Config to run with), run_func and
     post_process(cfg); then the first device of each server waits for its peers and copies
     output_path -> train_url. Empty urls are skipped.
     """

@@ -21,8 +21,8 @@ import argparse
 import os
 import sys
 
-from src.checkpoint import (CLASS_IDS_KEY, CLASS_NAMES_KEY, IMAGE_SIZE_KEY, METADATA_KEY, PREPROCESSING_KEY,
-                            checkpoint_metadata, encode_metadata, read_checkpoint, save_checkpoint)
+from src.checkpoint import (IMAGE_SIZE_KEY, METADATA_KEY, PREPROCESSING_KEY, checkpoint_metadata, encode_metadata,
+                            read_checkpoint, save_checkpoint, weights_metadata)
 from src.data.classes import imagenet_class_ids, imagenet_class_names
 from src.data.preprocessing import SOURCES
 from src.deploy.convert import CLASSIFIER, SOURCE_IMAGE_SIZE, convert, read_weights, to_timm
@@ -56,10 +56,9 @@ def _run(args):
         return _write_timm(args)
     weights = read_weights(args.input)
     net, num_classes = convert(args.source, weights, args.input)
-    metadata = {PREPROCESSING_KEY: SOURCES[args.source].to_dict(), IMAGE_SIZE_KEY: list(SOURCE_IMAGE_SIZE),
+    classes = (imagenet_class_names(), imagenet_class_ids()) if num_classes == 1000 else ()
+    metadata = {**weights_metadata(SOURCES[args.source], *SOURCE_IMAGE_SIZE, *classes),
                 "converted_from": {"source": args.source, "file": os.path.basename(args.input)}}
-    if num_classes == 1000:
-        metadata.update({CLASS_NAMES_KEY: imagenet_class_names(), CLASS_IDS_KEY: imagenet_class_ids()})
     try:
         save_checkpoint(net, args.output, metadata=metadata)
     except OSError as err:

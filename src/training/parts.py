@@ -14,6 +14,8 @@ from mindspore.train import Model
 
 from src.checkpoint import assign_params, checkpoint_num_classes, read_checkpoint
 from src.dataset import create_dataset
+from src.inceptionv4 import network_from_config
+from src.runtime.errors import UserError
 
 
 class CrossEntropySmooth(nn.LossBase):
@@ -64,6 +66,17 @@ def param_groups(net, weight_decay):
             {"order_params": net.trainable_params()}]
 
 
+def create_train_dataset(cfg, rank_id, group_size, preprocessing, skip=0):
+    """This rank's training pipeline of cfg.dataset_path without its first `skip` batches; UserError when it
+    yields no full batch."""
+    dataset = create_dataset(cfg, cfg.dataset_path, True, rank_id=rank_id, group_size=group_size,
+                             shuffle=cfg.shuffle, preprocessing=preprocessing)
+    if dataset.get_dataset_size() == 0:
+        raise UserError(f"'{cfg.dataset_path}' yields no full batch of {cfg.batch_size} images per device: "
+                        "lower batch_size or add data.")
+    return dataset.skip(skip) if skip else dataset
+
+
 def create_optimizer(net, learning_rate, cfg):
     """RMSProp(decay, momentum, epsilon, loss_scale) over `param_groups`; `learning_rate` is per step."""
     return nn.RMSProp(param_groups(net, cfg.weight_decay), learning_rate=learning_rate, decay=cfg.decay,
@@ -97,6 +110,17 @@ def load_pretrained(cfg, net, params=None, printer=print):
                 f"{cfg.num_classes} classes (the checkpoint has {file_classes})", flush=True)
     else:
         printer(f"pretrained: loaded all {kept} parameters of '{cfg.pretrained}'", flush=True)
+
+
+def create_train_network(cfg, pretrained=None):
+    """cfg's network in train mode, holding the weights of the checkpoint dict `pretrained` (of cfg.pretrained)
+    when given, its backbone frozen with cfg.freeze_backbone."""
+    net = network_from_config(cfg, is_train=True)
+    if pretrained:
+        load_pretrained(cfg, net, pretrained)
+    if cfg.freeze_backbone:
+        freeze_backbone(net)
+    return net
 
 
 def freeze_backbone(net):

@@ -30,12 +30,19 @@ import secrets
 import shlex
 import sys
 
-from src.checkpoint import TRAINING_KEY, checkpoint_metadata, read_checkpoint
+import mindspore as ms
+
+from src.checkpoint import (CLASS_IDS_KEY, CLASS_NAMES_KEY, TRAINING_KEY, assign_params, checkpoint_metadata,
+                            read_checkpoint)
+from src.data.classes import folder_classes
+from src.data.files import dataset_class_names
 from src.runtime.errors import UserError
-from src.runtime.fileio import atomic_output, prepare_output_dir, stale_temporaries
+from src.runtime.fileio import atomic_output, check_input_file, prepare_output_dir, stale_temporaries
 
 
 RUN_FILE = "train_run.json"
+CKPT_PREFIX = "inceptionv4-train"
+"""File name prefix of the training checkpoints (checkpoint_name)."""
 
 
 def new_run_id():
@@ -126,7 +133,6 @@ def agree_run_id(run_id, group_size):
     checkpoints name the same run; `run_id` unchanged on one device."""
     if group_size == 1:
         return run_id
-    import mindspore as ms  # pylint: disable=import-outside-toplevel
     import numpy as np  # pylint: disable=import-outside-toplevel
     from mindspore import nn, ops  # pylint: disable=import-outside-toplevel
     from mindspore.communication import get_rank  # pylint: disable=import-outside-toplevel
@@ -214,3 +220,80 @@ def previous_best(path, run_id):
     if recorded.get("run_id") != run_id or "top1" not in recorded:
         return None
     return int(recorded["epoch"]), float(recorded["top1"])
+
+
+def check_train_config(cfg):
+    """Reject settings that would fail only after a long graph compile."""
+    if cfg.device_target == "CPU" and cfg.amp_level != "O0":
+        raise UserError(f"amp_level '{cfg.amp_level}' needs float16 kernels, which the CPU backend lacks: "
+                        "use --amp_level O0 on the CPU.")
+    if not 1 <= cfg.start_epoch <= cfg.epoch_size:
+        raise UserError(f"start_epoch {cfg.start_epoch} must lie in [1, epoch_size={cfg.epoch_size}].")
+    if cfg.pretrained and cfg.resume:
+        raise UserError("set either 'pretrained' (start a new run from its weights) or 'resume' (continue the run "
+                        "that wrote it), not both.")
+    if cfg.pretrained:
+        check_input_file(cfg.pretrained, "pretrained checkpoint", "pass a .ckpt file (convert timm/mindcv weights "
+                         "with python -m src.tools.convert_checkpoint).")
+    if cfg.resume:
+        check_input_file(cfg.resume, "resume checkpoint", "pass a .ckpt file of the run to continue, or leave "
+                         "resume empty to start afresh.")
+
+
+def training_class_names(cfg, recorded):
+    """The training data's classes in label order (recorded in every checkpoint): (names, WordNet ids), see
+    src.data.classes.folder_classes; (None, None) for CIFAR-10 without names. UserError when an ImageNet-style
+    folder has fewer class folders than num_classes (unless allow_fewer_classes) or when the resumed
+    checkpoint's metadata `recorded` names other classes."""
+    names = dataset_class_names(cfg.dataset_path, cfg.ds_type, True)
+    if cfg.ds_type == "imagenet" and len(names) < cfg.num_classes and not cfg.allow_fewer_classes:
+        raise UserError(f"the training data '{cfg.dataset_path}' has {len(names)} class folders but num_classes is "
+                        f"{cfg.num_classes}: set --num_classes {len(names)}, add the missing class folders, or "
+                        f"pass --allow_fewer_classes True to train {cfg.num_classes} outputs on {len(names)} classes.")
+    before = recorded.get(CLASS_IDS_KEY) or recorded.get(CLASS_NAMES_KEY)
+    if before and names and list(before) != names:
+        changed = sorted(set(before) ^ set(names)) or ["(the same names in another order)"]
+        raise UserError(f"'{cfg.resume}' was trained on other classes than those of '{cfg.dataset_path}' (differing: "
+                        f"{', '.join(changed[:5])}): resume on the data it was trained on.")
+    return folder_classes(names) if cfg.ds_type == "imagenet" else (names, None)
+
+
+def restore(cfg, params, net, optimizer, steps_per_epoch, group_size):
+    """Load `params`, the checkpoint dict of `cfg.resume`, into the network and optimizer; return the steps done
+    in this run's steps (src.training.runs), or None for a checkpoint that holds weights only."""
+    assign_params(net, params, cfg.resume)
+    if "global_step" not in params:
+        print(f"resume: '{cfg.resume}' holds weights only; optimizer state starts afresh at epoch "
+              f"{cfg.start_epoch}", flush=True)
+        return None
+    state = {param.name: params[param.name] for param in optimizer.get_parameters()
+             if param.name in params and param.name != "learning_rate"}
+    ms.load_param_into_net(optimizer, state)
+    point = resume_point(checkpoint_metadata(params, cfg.resume).get(TRAINING_KEY, {}),
+                         int(params["global_step"].asnumpy().reshape(-1)[0]), steps_per_epoch, cfg.batch_size,
+                         group_size, cfg.resume)
+    if point.note:
+        print(f"resume: {point.note}", flush=True)
+    return point.done
+
+
+def starting_step(cfg, resumed, net, optimizer, steps_per_epoch, group_size):
+    """The global steps done before this run, set in the optimizer: those of the resumed checkpoint dict
+    `resumed` (loaded into `net` and `optimizer` by restore), else those before cfg.start_epoch; UserError when no
+    step is left to train."""
+    done = restore(cfg, resumed, net, optimizer, steps_per_epoch, group_size) if resumed else None
+    if done is None:
+        done = (cfg.start_epoch - 1) * steps_per_epoch
+    if done >= cfg.epoch_size * steps_per_epoch:
+        raise UserError(f"'{cfg.resume}' already completed {done} steps = {cfg.epoch_size} epochs: raise "
+                        "epoch_size to train further.")
+    optimizer.global_step.set_data(ms.Tensor([done], ms.int32))
+    return done
+
+
+def stop_detail(saver, cfg):
+    """Where a stopped run can continue from: its newest checkpoint and the command."""
+    path = saver.last[1] if saver and saver.last else cfg.resume
+    if not path:
+        return "No checkpoint was written yet: start the run again with the same command"
+    return f"Last complete checkpoint: '{os.path.abspath(path)}'. Continue with: {resume_command(path)}"
