@@ -1,9 +1,11 @@
-"""Loading checkpoints into a network with clear errors: a missing file, a file that is not a
-checkpoint, parameters of another shape (e.g. another num_classes) or parameters the file lacks."""
+"""The weights' contract: loading checkpoints into a network with clear errors (a missing file, a file that is
+not a checkpoint, parameters of another shape, e.g. another num_classes, or parameters the file lacks), atomic
+saving, and the metadata every weight file carries (METADATA_KEY, its keys, one writer and one reader for
+checkpoints, ONNX and MINDIR files). MindSpore is imported where a checkpoint is read or written, so that
+src/data/ uses the keys without it.
+"""
 import json
 import os
-
-import mindspore as ms
 
 from src.runtime.context import use_available_memory_for_checkpoints
 from src.runtime.errors import UserError
@@ -42,6 +44,7 @@ def read_checkpoint(path):
     if path.lower().endswith(_TORCH_EXTENSIONS):
         raise UserError(f"'{path}' is a PyTorch/safetensors weight file, not a MindSpore checkpoint: convert "
                         f"it first with {CONVERT_HINT.format(source='timm', path=path)}")
+    import mindspore as ms  # pylint: disable=import-outside-toplevel
     use_available_memory_for_checkpoints()  # MindSpore 2.10 compares checkpoint sizes with MemFree
     try:
         return ms.load_checkpoint(path)
@@ -116,6 +119,7 @@ def assign_params(net, params, path, skip=()):
                         "(or of this port).")
     values = {param.name: param for param in net.get_parameters()}  # skipped ones keep their own values
     values.update({name: params[name] for name in wanted})
+    import mindspore as ms  # pylint: disable=import-outside-toplevel
     ms.load_param_into_net(net, values, strict_load=True)
 
 
@@ -185,4 +189,5 @@ def save_checkpoint(cell, path, append_dict=None, metadata=None):
     if metadata:
         extra[METADATA_KEY] = encode_metadata(metadata)
     with atomic_output(path) as tmp:
+        import mindspore as ms  # pylint: disable=import-outside-toplevel
         ms.save_checkpoint(cell, tmp, append_dict=extra or None)

@@ -15,8 +15,8 @@ from PIL import Image
 import eval as eval_script
 import eval_onnx
 from src.checkpoint import checkpoint_metadata, read_checkpoint, save_checkpoint
-from src.data.classes import folder_classes, imagenet_class_ids, imagenet_class_names, model_classes
-from src.data.files import evaluation_classes, list_image_folder
+from src.data.files import (evaluation_classes, folder_classes, imagenet_class_ids, imagenet_class_names,
+                            list_image_folder, model_classes)
 from src.data.preprocessing import resolve_preprocessing
 from src.deploy.inference import CheckpointModel, load_images
 from src.deploy.metrics import TopKAccuracy
@@ -178,7 +178,7 @@ def test_original_checkpoint_without_a_record_knows_imagenets_classes(tmp_path):
 
 
 def test_a_wordnet_id_training_tree_records_names_and_ids():
-    """train.py records a wnid tree's classes by name, with the wnids as class_ids (src.data.classes)."""
+    """train.py records a wnid tree's classes by name, with the wnids as class_ids (src.data.files)."""
     folders = [WNIDS[2], WNIDS[7], WNIDS[999]]
     assert folder_classes(folders) == ([NAMES[2], NAMES[7], NAMES[999]], folders)
     assert folder_classes(["cat", "dog"]) == (["cat", "dog"], None)

@@ -18,8 +18,7 @@ import sys
 import pytest
 import yaml
 
-from src.model_utils.config import PROJECT_ROOT, get_config
-from src.model_utils.original_keys import ORIGINAL_KEYS, UNUSED_KEYS
+from src.model_utils.config import ORIGINAL_KEYS, PROJECT_ROOT, UNUSED_KEYS, get_config
 from src.runtime.errors import UserError
 from src.training.parts import get_lr
 from tests.model_zoo_originals import CONFIGS

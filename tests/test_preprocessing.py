@@ -17,7 +17,7 @@ import eval as eval_script
 import eval_onnx
 import predict
 import src.training.parts
-from src.data.classes import imagenet_class_ids, imagenet_class_names
+from src.data.files import imagenet_class_ids, imagenet_class_names
 from src.data.preprocessing import KEYS, SOURCES, Preprocessing, resolve_image_size, resolve_preprocessing
 from src.deploy.inference import CheckpointModel, load_images
 from src.deploy.runners import OnnxClassifier

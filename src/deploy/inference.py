@@ -22,8 +22,8 @@ from mindspore import nn
 
 from src.checkpoint import (AIR_HINT, CLASS_NAMES_KEY, EXPORT_EXTENSIONS, assign_params, checkpoint_metadata,
                             checkpoint_num_classes, exported_format, read_checkpoint)
-from src.data.classes import imagenet_class_names, read_class_names
-from src.data.files import IMAGE_EXTENSIONS, image_data_problem, undecodable_format
+from src.data.files import (IMAGE_EXTENSIONS, image_data_problem, imagenet_class_names, read_class_names,
+                            undecodable_format)
 from src.data.preprocessing import resolve_image_size
 from src.deploy.runners import MindirClassifier, OnnxClassifier, padded_batches
 from src.inceptionv4 import network_from_config

@@ -23,7 +23,7 @@ import sys
 
 from src.checkpoint import (IMAGE_SIZE_KEY, METADATA_KEY, PREPROCESSING_KEY, checkpoint_metadata, encode_metadata,
                             read_checkpoint, save_checkpoint, weights_metadata)
-from src.data.classes import imagenet_class_ids, imagenet_class_names
+from src.data.files import imagenet_class_ids, imagenet_class_names
 from src.data.preprocessing import SOURCES
 from src.deploy.convert import CLASSIFIER, SOURCE_IMAGE_SIZE, convert, read_weights, to_timm
 from src.runtime.errors import UserError, report_user_errors
