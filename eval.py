@@ -7,27 +7,25 @@ MODEL.mindir evaluates an exported MINDIR file instead (nn.GraphCell), with the 
 records and its input size and batch (a last, smaller batch is completed with zero images that are not scored).
 """
 # pylint: disable=wrong-import-position
-if __name__ == "__main__":  # before any import starts a thread (src/interrupt.py)
-    from src.interrupt import catch_signals
+if __name__ == "__main__":  # before any import starts a thread (src/runtime/interrupt.py)
+    from src.runtime.interrupt import catch_signals
     catch_signals()
 
 from mindspore.train import Callback
 
-from src import interrupt
 from src.callback import StopOnSignal
 from src.checkpoint import checkpoint_metadata, exported_format
-from src.data_files import class_indexing, dataset_class_names, evaluation_classes
-from src.context import init_context
+from src.data.files import class_indexing, dataset_class_names, evaluation_classes
+from src.data.preprocessing import resolve_image_size, resolve_preprocessing
 from src.dataset import explain_pipeline_errors
-from src.errors import UserError, report_user_errors
-from src.evaluation import create_eval_model
-from src.inference import load_network
-from src.mindir_runner import MindirClassifier
+from src.deploy.inference import load_network
+from src.deploy.runners import MindirClassifier, data_config
 from src.model_utils.config import get_config
-from src.model_utils.modelarts_unzip import modelarts_pre_process
-from src.model_utils.moxing_adapter import moxing_wrapper
-from src.onnx_runner import data_config
-from src.preprocessing import resolve_image_size, resolve_preprocessing
+from src.model_utils.moxing_adapter import extract_dataset_zip, moxing_wrapper
+from src.runtime import interrupt
+from src.runtime.context import init_context
+from src.runtime.errors import UserError
+from src.training.parts import create_eval_model
 
 
 class ImageCounter(Callback):
@@ -52,11 +50,11 @@ def load_model(cfg):
                             f"pass --num_classes {model.num_classes}.")
         return model.cell, model.metadata, data_config(cfg, model, "eval")
     net, params = load_network(cfg, cfg.checkpoint_path)
-    metadata = checkpoint_metadata(params)
+    metadata = checkpoint_metadata(params, cfg.checkpoint_path)
     return net, metadata, resolve_image_size(cfg, metadata, f"'{cfg.checkpoint_path}'")
 
 
-@moxing_wrapper(pre_process=modelarts_pre_process)
+@moxing_wrapper(pre_process=extract_dataset_zip)
 def run_eval(cfg):
     """Load `cfg.checkpoint_path` and evaluate it on `cfg.dataset_path`; return (metrics, image count)."""
     init_context(cfg)
@@ -84,8 +82,7 @@ def run_eval(cfg):
     return metrics, counter.count
 
 
-@report_user_errors
-@interrupt.report_interruptions
+@interrupt.entry_point
 def main():
     cfg = get_config(description="Evaluate an Inception-v4 checkpoint.")
     metrics, count = run_eval(cfg)

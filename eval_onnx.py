@@ -9,22 +9,22 @@ classes the model records; a model whose output count differs from --num_classes
 and NaN or infinite scores are errors, never an accuracy.
 """
 # pylint: disable=wrong-import-position
-if __name__ == "__main__":  # before any import starts a thread (src/interrupt.py)
-    from src.interrupt import catch_signals
+if __name__ == "__main__":  # before any import starts a thread (src/runtime/interrupt.py)
+    from src.runtime.interrupt import catch_signals
     catch_signals()
 
 import os
 
-from src import interrupt
 from src.checkpoint import AIR_HINT
-from src.data_files import CIFAR_EVAL_FILE, evaluation_classes, imagenet_split_folder, list_image_folder
+from src.data.files import CIFAR_EVAL_FILE, evaluation_classes, imagenet_split_folder, list_image_folder
+from src.data.preprocessing import resolve_preprocessing
 from src.dataset import create_dataset, explain_pipeline_errors
-from src.errors import UserError, report_user_errors
-from src.inference import onnx_path
-from src.metrics import NonFiniteScores, TopKAccuracy
+from src.deploy.inference import onnx_path
+from src.deploy.metrics import NonFiniteScores, TopKAccuracy
+from src.deploy.runners import OnnxClassifier, data_config
 from src.model_utils.config import get_config
-from src.onnx_runner import OnnxClassifier, data_config
-from src.preprocessing import resolve_preprocessing
+from src.runtime import interrupt
+from src.runtime.errors import UserError
 
 
 def check_outputs(cfg, model):
@@ -83,8 +83,7 @@ def report(cfg, accuracy):
         print(f"accuracy: {values[1]:.5f}", flush=True)
 
 
-@report_user_errors
-@interrupt.report_interruptions
+@interrupt.entry_point
 def main():
     cfg = get_config(description="Evaluate an ONNX export of Inception-v4 with onnxruntime.")
     with interrupt.safe_points():

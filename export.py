@@ -8,27 +8,26 @@ feeds one image at a time; an ONNX file exported with --dynamic_batch True takes
 and output 'log_probs' of batch dimension 'batch'). It is written to file_name plus the format's extension.
 """
 # pylint: disable=wrong-import-position
-if __name__ == "__main__":  # before any import starts a thread (src/interrupt.py)
-    from src.interrupt import catch_signals
+if __name__ == "__main__":  # before any import starts a thread (src/runtime/interrupt.py)
+    from src.runtime.interrupt import catch_signals
     catch_signals()
 
-import json
 import os
 
 import mindspore as ms
 import numpy as np
 
-from src import interrupt
-from src.checkpoint import METADATA_KEY, checkpoint_metadata
-from src.class_names import model_classes
-from src.context import init_context
-from src.errors import UserError, report_user_errors
-from src.fileio import atomic_output, prepare_output_file
-from src.inference import load_network, model_file
+from src.checkpoint import METADATA_KEY, NUM_CLASSES_KEY, checkpoint_metadata, encode_metadata, weights_metadata
+from src.data.files import model_classes
+from src.data.preprocessing import resolve_image_size, resolve_preprocessing
+from src.deploy.inference import load_network, model_file
+from src.deploy.runners import BATCH_DIM, record_onnx_metadata
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import moxing_wrapper
-from src.onnx_runner import BATCH_DIM, record_onnx_metadata
-from src.preprocessing import image_size_metadata, resolve_image_size, resolve_preprocessing
+from src.runtime import interrupt
+from src.runtime.context import init_context
+from src.runtime.errors import UserError
+from src.runtime.fileio import atomic_output, prepare_output_file
 
 
 def check_backend(file_format, device_target):
@@ -47,9 +46,9 @@ def check_dynamic_batch(cfg):
                         "export_batch_size.")
 
 
-def modelarts_pre_process(cfg):
+def export_file_in_output_dir(cfg):
     """On ModelArts, write the model into output_path, which is copied to train_url afterwards."""
-    cfg.file_name = os.path.join(cfg.output_path, cfg.file_name)
+    return cfg.replace(file_name=os.path.join(cfg.output_path, cfg.file_name))
 
 
 def exported_metadata(cfg, recorded):
@@ -58,16 +57,10 @@ def exported_metadata(cfg, recorded):
     and WordNet ids."""
     prep = resolve_preprocessing(cfg, recorded, f"'{cfg.ckpt_file}'")
     print(prep.describe(cfg.height, cfg.width), "(recorded in the exported file)", flush=True)
-    metadata = {"preprocessing": prep.to_dict(), "num_classes": cfg.num_classes, **image_size_metadata(cfg)}
-    class_names, class_ids = model_classes(recorded)
-    if class_names:
-        metadata["class_names"] = class_names
-    if class_ids:
-        metadata["class_ids"] = class_ids
-    return metadata
+    return {**weights_metadata(prep, cfg.height, cfg.width, *model_classes(recorded)), NUM_CLASSES_KEY: cfg.num_classes}
 
 
-@moxing_wrapper(pre_process=modelarts_pre_process)
+@moxing_wrapper(pre_process=export_file_in_output_dir)
 def run_export(cfg):
     """Load `cfg.ckpt_file` into the eval-mode network and export it; return the written path."""
     check_backend(cfg.file_format, cfg.device_target)
@@ -77,7 +70,7 @@ def run_export(cfg):
     path = prepare_output_file(model_file(cfg.file_name, cfg.file_format), "exported model (file_name)")
     init_context(cfg)
     net, params = load_network(cfg, cfg.ckpt_file)
-    recorded = checkpoint_metadata(params)
+    recorded = checkpoint_metadata(params, cfg.ckpt_file)
     cfg = resolve_image_size(cfg, recorded, f"'{cfg.ckpt_file}'")
     metadata = exported_metadata(cfg, recorded)
     batch = cfg.export_batch_size
@@ -92,7 +85,7 @@ def run_export(cfg):
                 record_onnx_metadata(tmp, metadata, batch if cfg.dynamic_batch else None)
             elif cfg.file_format == "MINDIR":
                 ms.export(net, images, file_name=tmp, file_format="MINDIR",
-                          custom_func=lambda model: model.user_info.update({METADATA_KEY: json.dumps(metadata)}))
+                          custom_func=lambda model: model.user_info.update({METADATA_KEY: encode_metadata(metadata)}))
             else:
                 ms.export(net, images, file_name=tmp, file_format=cfg.file_format)
             interrupt.check()  # a signal during the export: the finished file is discarded (a second one: at once)
@@ -110,8 +103,7 @@ def run_export(cfg):
     return path
 
 
-@report_user_errors
-@interrupt.report_interruptions
+@interrupt.entry_point
 def main():
     run_export(get_config(description="Export Inception-v4 to MINDIR, ONNX or AIR."))
 

@@ -10,10 +10,10 @@ import sys
 
 import numpy as np
 
-from src.errors import UserError, report_user_errors
-from src.label_file import read_label_file
-from src.metrics import NonFiniteScores, topk_correct
+from src.data.files import read_label_file
+from src.deploy.metrics import NonFiniteScores, topk_correct
 from src.model_utils.config import get_config
+from src.runtime.errors import UserError, report_user_errors
 
 RESULT_SUFFIX = "_0.bin"
 _SHOWN = 5

@@ -11,8 +11,8 @@ than two batches); --output writes the same rows as CSV as they come. Unreadable
 and skipped. A stopped run (Ctrl-C) leaves the CSV with the complete rows of the images predicted so far.
 """
 # pylint: disable=wrong-import-position
-if __name__ == "__main__":  # before any import starts a thread (src/interrupt.py)
-    from src.interrupt import catch_signals
+if __name__ == "__main__":  # before any import starts a thread (src/runtime/interrupt.py)
+    from src.runtime.interrupt import catch_signals
     catch_signals()
 
 import argparse
@@ -24,13 +24,13 @@ import time
 
 import numpy as np
 
-from src import interrupt
-from src.context import init_context
-from src.errors import UserError, report_user_errors
-from src.fileio import prepare_output_file
+from src.data.preprocessing import resolve_preprocessing
+from src.deploy.inference import class_names, image_batches, list_images, open_model
 from src.model_utils.config import get_config
-from src.prediction import class_names, image_batches, list_images, open_model
-from src.preprocessing import resolve_preprocessing
+from src.runtime import interrupt
+from src.runtime.context import init_context
+from src.runtime.errors import UserError
+from src.runtime.fileio import prepare_output_file
 
 CSV_COLUMNS = ("image", "rank", "class_index", "class_name", "probability")
 
@@ -169,8 +169,7 @@ def run_predict(args, cfg):
     return done
 
 
-@report_user_errors
-@interrupt.report_interruptions
+@interrupt.entry_point
 def main(argv=None):
     args, cfg = parse(argv)
     run_predict(args, cfg)

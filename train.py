@@ -1,110 +1,36 @@
 """Train Inception-v4: python train.py --config_path CFG --dataset_path DATA [--key value ...]"""
 # pylint: disable=wrong-import-position
-if __name__ == "__main__":  # before any import starts a thread (src/interrupt.py)
-    from src.interrupt import catch_signals
+if __name__ == "__main__":  # before any import starts a thread (src/runtime/interrupt.py)
+    from src.runtime.interrupt import catch_signals
     catch_signals()
 
 import os
 
 import mindspore as ms
 
-from src import interrupt
-from src.callback import CheckpointSaver, EvalCallBack, ProgressMonitor, StopOnSignal
-from src.checkpoint import assign_params, checkpoint_metadata, read_checkpoint
-from src.class_names import folder_classes
-from src.data_files import dataset_class_names
-from src.context import init_context, init_distributed
-from src.dataset import create_dataset, explain_pipeline_errors
-from src.errors import UserError, report_user_errors
-from src.evaluation import create_eval_model
-from src.fileio import check_input_file
-from src.finetune import freeze_backbone, load_pretrained
-from src.inceptionv4 import create_network
-from src.lr_schedule import get_lr
+from src.callback import (METRICS_FILE, PROFILER_DIR, CheckpointSaver, EvalCallBack, ProfilingCallback, ProgressMonitor,
+                          StopOnSignal, TrainingRecord)
+from src.checkpoint import TRAINING_KEY, checkpoint_metadata, read_checkpoint, weights_metadata
+from src.data.preprocessing import resolve_image_size, resolve_preprocessing
+from src.dataset import explain_pipeline_errors
 from src.model_utils.config import get_config
-from src.model_utils.modelarts_unzip import modelarts_pre_process
-from src.model_utils.moxing_adapter import moxing_wrapper
-from src.preprocessing import image_size_metadata, resolve_image_size, resolve_preprocessing
-from src.profiling import PROFILER_DIR, ProfilingCallback
-from src.resume import TRAINING_KEY, previous_best, resume_command, resume_point, training_metadata
-from src.run_folder import agree_run_id, claim_run_folder, new_run_id
-from src.training_record import METRICS_FILE, TrainingRecord
-from src.training import create_optimizer, create_train_model
-
-CKPT_PREFIX = "inceptionv4-train"
+from src.model_utils.moxing_adapter import extract_dataset_zip, moxing_wrapper
+from src.runtime import interrupt
+from src.runtime.context import init_context, init_distributed
+from src.training.parts import (create_eval_model, create_optimizer, create_train_dataset, create_train_model,
+                                create_train_network, get_lr)
+from src.training.runs import (CKPT_PREFIX, agree_run_id, check_train_config, claim_run_folder, new_run_id,
+                               previous_best, starting_step, stop_detail, training_class_names, training_metadata)
 
 
-def check_train_config(cfg):
-    """Reject settings that would fail only after a long graph compile."""
-    if cfg.device_target == "CPU" and cfg.amp_level != "O0":
-        raise UserError(f"amp_level '{cfg.amp_level}' needs float16 kernels, which the CPU backend lacks: "
-                        "use --amp_level O0 on the CPU.")
-    if not 1 <= cfg.start_epoch <= cfg.epoch_size:
-        raise UserError(f"start_epoch {cfg.start_epoch} must lie in [1, epoch_size={cfg.epoch_size}].")
-    if cfg.pretrained and cfg.resume:
-        raise UserError("set either 'pretrained' (start a new run from its weights) or 'resume' (continue the run "
-                        "that wrote it), not both.")
-    if cfg.pretrained:
-        check_input_file(cfg.pretrained, "pretrained checkpoint", "pass a .ckpt file (convert timm/mindcv weights "
-                         "with python -m src.tools.convert_checkpoint).")
-    if cfg.resume:
-        check_input_file(cfg.resume, "resume checkpoint", "pass a .ckpt file of the run to continue, or leave "
-                         "resume empty to start afresh.")
-
-
-def training_class_names(cfg, recorded):
-    """The training data's classes in label order (recorded in every checkpoint): (names, WordNet ids), see
-    src.class_names.folder_classes; (None, None) for CIFAR-10 without names. UserError when an ImageNet-style
-    folder has fewer class folders than num_classes (unless allow_fewer_classes) or when the resumed
-    checkpoint's metadata `recorded` names other classes."""
-    names = dataset_class_names(cfg.dataset_path, cfg.ds_type, True)
-    if cfg.ds_type == "imagenet" and len(names) < cfg.num_classes and not cfg.allow_fewer_classes:
-        raise UserError(f"the training data '{cfg.dataset_path}' has {len(names)} class folders but num_classes is "
-                        f"{cfg.num_classes}: set --num_classes {len(names)}, add the missing class folders, or "
-                        f"pass --allow_fewer_classes True to train {cfg.num_classes} outputs on {len(names)} classes.")
-    before = recorded.get("class_ids") or recorded.get("class_names")
-    if before and names and list(before) != names:
-        changed = sorted(set(before) ^ set(names)) or ["(the same names in another order)"]
-        raise UserError(f"'{cfg.resume}' was trained on other classes than those of '{cfg.dataset_path}' (differing: "
-                        f"{', '.join(changed[:5])}): resume on the data it was trained on.")
-    return folder_classes(names) if cfg.ds_type == "imagenet" else (names, None)
-
-
-def restore(cfg, params, net, optimizer, steps_per_epoch, group_size):
-    """Load `params`, the checkpoint dict of `cfg.resume`, into the network and optimizer; return the steps done
-    in this run's steps (src.resume), or None for a checkpoint that holds weights only."""
-    assign_params(net, params, cfg.resume)
-    if "global_step" not in params:
-        print(f"resume: '{cfg.resume}' holds weights only; optimizer state starts afresh at epoch "
-              f"{cfg.start_epoch}", flush=True)
-        return None
-    state = {param.name: params[param.name] for param in optimizer.get_parameters()
-             if param.name in params and param.name != "learning_rate"}
-    ms.load_param_into_net(optimizer, state)
-    point = resume_point(checkpoint_metadata(params).get(TRAINING_KEY, {}),
-                         int(params["global_step"].asnumpy().reshape(-1)[0]), steps_per_epoch, cfg.batch_size,
-                         group_size, cfg.resume)
-    if point.note:
-        print(f"resume: {point.note}", flush=True)
-    return point.done
-
-
-def stop_detail(saver, cfg):
-    """Where a stopped run can continue from: its newest checkpoint and the command."""
-    path = saver.last[1] if saver and saver.last else cfg.resume
-    if not path:
-        return "No checkpoint was written yet: start the run again with the same command"
-    return f"Last complete checkpoint: '{os.path.abspath(path)}'. Continue with: {resume_command(path)}"
-
-
-@moxing_wrapper(pre_process=modelarts_pre_process)
+@moxing_wrapper(pre_process=extract_dataset_zip)
 def run_train(cfg):
     """Build data, network, optimizer and callbacks from `cfg` and train."""
     check_train_config(cfg)
     init_context(cfg)
     rank_id, group_size = init_distributed()
     resumed = read_checkpoint(cfg.resume) if cfg.resume else None
-    recorded = checkpoint_metadata(resumed) if resumed else {}
+    recorded = checkpoint_metadata(resumed, cfg.resume) if resumed else {}
     run_id = recorded.get(TRAINING_KEY, {}).get("run_id") or agree_run_id(new_run_id(), group_size)
     ckpt_dir = os.path.join(cfg.ckpt_path, f"ckpt_{rank_id}")
     writer = not cfg.is_save_on_master or rank_id == 0
@@ -112,42 +38,26 @@ def run_train(cfg):
     class_names, class_ids = training_class_names(cfg, recorded)
     pretrained = read_checkpoint(cfg.pretrained) if cfg.pretrained else None
     weights = f"'{cfg.resume or cfg.pretrained}'"
-    start = recorded or (checkpoint_metadata(pretrained) if pretrained else {})
+    start = recorded or (checkpoint_metadata(pretrained, cfg.pretrained) if pretrained else {})
     cfg = resolve_image_size(cfg, start, weights)
     prep = resolve_preprocessing(cfg, start, weights)
     print(f"{prep.describe(cfg.height, cfg.width, crop=cfg.ds_type == 'imagenet')} (evaluation; training uses the "
           "same mean/std; recorded in the checkpoints)", flush=True)
     ms.set_seed(cfg.seed)
-    dataset = create_dataset(cfg, cfg.dataset_path, True, rank_id=rank_id, group_size=group_size,
-                             shuffle=cfg.shuffle, preprocessing=prep)
+    dataset = create_train_dataset(cfg, rank_id, group_size, prep)
     steps_per_epoch = dataset.get_dataset_size()
-    if steps_per_epoch == 0:
-        raise UserError(f"'{cfg.dataset_path}' yields no full batch of {cfg.batch_size} images per device: "
-                        "lower batch_size or add data.")
     total_steps = cfg.epoch_size * steps_per_epoch
 
-    net = create_network(cfg, is_train=True)
-    if pretrained:
-        load_pretrained(cfg, net, pretrained)
-    if cfg.freeze_backbone:
-        freeze_backbone(net)
+    net = create_train_network(cfg, pretrained)
     lrs = get_lr(cfg.lr_init, cfg.lr_end, cfg.lr_max, cfg.warmup_epochs, cfg.epoch_size, steps_per_epoch)
     optimizer = create_optimizer(net, ms.Tensor(lrs), cfg)
-    done = restore(cfg, resumed, net, optimizer, steps_per_epoch, group_size) if cfg.resume else None
-    if done is None:
-        done = (cfg.start_epoch - 1) * steps_per_epoch
-    if done >= total_steps:
-        raise UserError(f"'{cfg.resume}' already completed {done} steps = {cfg.epoch_size} epochs: raise "
-                        "epoch_size to train further.")
-    optimizer.global_step.set_data(ms.Tensor([done], ms.int32))
+    done = starting_step(cfg, resumed, net, optimizer, steps_per_epoch, group_size)
 
     model = create_train_model(cfg, net, optimizer)
     callbacks = [ProgressMonitor(steps_per_epoch, cfg.batch_size, done, lrs, cfg.loss_scale)]
     saver = None
     if writer:
-        metadata = {"preprocessing": prep.to_dict(), **image_size_metadata(cfg),
-                    **({"class_names": class_names} if class_names else {}),
-                    **({"class_ids": class_ids} if class_ids else {})}
+        metadata = weights_metadata(prep, cfg.height, cfg.width, class_names, class_ids)
         saver = CheckpointSaver(ckpt_dir, CKPT_PREFIX, steps_per_epoch, total_steps, done,
                                 cfg.save_checkpoint_epochs, cfg.save_checkpoint_steps, cfg.keep_checkpoint_max,
                                 metadata=lambda step: {**metadata, TRAINING_KEY: training_metadata(
@@ -179,8 +89,7 @@ def run_train(cfg):
     with explain_pipeline_errors(), interrupt.safe_points():
         try:
             if skip:  # resume mid-epoch: finish that epoch without the batches already trained on
-                partial = create_dataset(cfg, cfg.dataset_path, True, rank_id=rank_id, group_size=group_size,
-                                         shuffle=cfg.shuffle, preprocessing=prep).skip(skip)
+                partial = create_train_dataset(cfg, rank_id, group_size, prep, skip)
                 model.train(first_epoch + 1, partial, callbacks=callbacks, dataset_sink_mode=False,
                             initial_epoch=first_epoch)
                 first_epoch += 1
@@ -193,8 +102,7 @@ def run_train(cfg):
     print(f"train: finished {total_steps} steps", flush=True)
 
 
-@report_user_errors
-@interrupt.report_interruptions
+@interrupt.entry_point
 def main():
     run_train(get_config(description="Train Inception-v4."))
 

@@ -36,7 +36,7 @@ def check(result, what):
 
 def export_model(folder, size, num_classes):
     """Export a randomly initialised network to <folder>/bench.onnx with export.py."""
-    from src.context import apply_cpu_defaults
+    from src.runtime.context import apply_cpu_defaults
     apply_cpu_defaults("CPU")
     from src.checkpoint import save_checkpoint
     from src.inceptionv4 import Inceptionv4

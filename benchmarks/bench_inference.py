@@ -5,7 +5,7 @@
     python benchmarks/bench_inference.py onnx MODEL.onnx [MODEL_INT8.onnx ...] [--rounds 5] [--runs 10]
 
 `mindspore` runs the eval-mode network (random weights: speed does not depend on them) unfolded and
-folded (src/folding.py), each in fresh processes, and prints eval img/s (median timed step) and the
+folded (src/deploy/inference.py), each in fresh processes, and prints eval img/s (median timed step) and the
 compile time (first call minus one step), medians over the repeats. `onnx` times session.run on each file
 at the batch and size it was exported with and prints the median and best round in img/s and the file
 size. Both alternate between the variants, so that changing load on a shared machine hits all alike.
@@ -27,12 +27,12 @@ from timing import alternating_rates, time_predict  # noqa: E402  (benchmarks/ti
 
 def mindspore_worker(args):
     """Measure one variant (args.fold) in this fresh process and print a JSON line."""
-    from src.context import apply_cpu_defaults
+    from src.runtime.context import apply_cpu_defaults
     apply_cpu_defaults("CPU")
     import mindspore as ms
     from mindspore.train import Model
 
-    from src.folding import fold_batchnorm
+    from src.deploy.inference import fold_batchnorm
     from src.inceptionv4 import Inceptionv4
 
     ms.set_context(mode=ms.GRAPH_MODE)

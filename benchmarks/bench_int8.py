@@ -2,7 +2,7 @@
 
     taskset -c 1 python benchmarks/bench_int8.py MODEL.onnx [--variants NAME,...] [--rounds 5] [--runs 10]
 
-Builds each INT8 form from MODEL.onnx with onnxruntime's quantization tooling (src/quantization.py's
+Builds each INT8 form from MODEL.onnx with onnxruntime's quantization tooling (src/deploy/quantization.py's
 prepare and calibrate, ranges from random images: speed does not depend on them; the head stays float32 as
 in quantize_onnx), then times session.run at the model's batch and size, one intra-op thread, all variants
 alternating round by round so that changing load hits all alike. Prints the CPU's instruction sets and a
@@ -23,7 +23,7 @@ sys.path.insert(0, ROOT)
 import onnxruntime as ort  # noqa: E402
 from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static  # noqa: E402
 
-from src import quantization  # noqa: E402
+from src.deploy import quantization  # noqa: E402
 from timing import alternating_rates  # noqa: E402  (benchmarks/timing.py, beside this script)
 
 U8, S8 = QuantType.QUInt8, QuantType.QInt8

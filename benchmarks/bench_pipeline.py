@@ -20,8 +20,8 @@ from sklearn.datasets import load_digits
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from src.context import apply_cpu_defaults  # noqa: E402
-from src.data_files import read_image_file  # noqa: E402
+from src.runtime.context import apply_cpu_defaults  # noqa: E402
+from src.data.files import read_image_file  # noqa: E402
 from src.model_utils.config import get_config  # noqa: E402
 from src.tools.make_demo_data import class_name, digit_image  # noqa: E402
 
@@ -61,7 +61,7 @@ def make_photo_folder(folder, count, seed=0):
 def time_pipeline(folder, cfg, epochs):
     """(images per second over `epochs` timed passes after one warm-up pass, parallel workers used)."""
     from src.dataset import create_dataset_imagenet, worker_count  # after the CPU defaults are applied
-    data_set = create_dataset_imagenet(folder, True, cfg, repeat_num=1)
+    data_set = create_dataset_imagenet(cfg, folder, True)
     iterator = data_set.create_tuple_iterator(output_numpy=True, num_epochs=epochs + 1)
     for _ in iterator:
         pass

@@ -20,6 +20,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from timing import time_predict  # noqa: E402  (benchmarks/timing.py, beside this script)
+from src.inceptionv4 import network_from_config
 
 VARIANTS = [  # (batch, steps, isa, extra options)
     (8, 4, "AVX2", []),
@@ -67,12 +68,12 @@ def worker(args):
     import mindspore.dataset as ds
     from mindspore.train import Model
 
-    from src.context import init_context
-    from src.finetune import freeze_backbone
-    from src.inceptionv4 import create_network
-    from src.lr_schedule import get_lr
+    from src.runtime.context import init_context
+    from src.training.parts import freeze_backbone
+    from src.inceptionv4 import network_from_config
+    from src.training.parts import get_lr
     from src.model_utils.config import get_config
-    from src.training import create_optimizer, create_train_model
+    from src.training.parts import create_optimizer, create_train_model
 
     size = str(args.size)
     cfg = get_config(["--config_path", os.path.join(ROOT, "default_config_cpu.yaml"), "--batch_size",
@@ -93,7 +94,7 @@ def worker(args):
     steps = args.steps + 1
     data = ds.GeneratorDataset(lambda: ((batch, labels) for _ in range(steps)), ["image", "label"])
 
-    net = create_network(cfg)
+    net = network_from_config(cfg)
     if args.freeze_backbone:
         freeze_backbone(net)
     lrs = get_lr(cfg.lr_init, cfg.lr_end, cfg.lr_max, cfg.warmup_epochs, 2, steps)  # spare: sink mode runs ahead

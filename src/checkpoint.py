@@ -1,15 +1,15 @@
-"""Loading checkpoints into a network with clear errors: a missing file, a file that is not a
-checkpoint, parameters of another shape (e.g. another num_classes) or parameters the file lacks."""
+"""The weights' contract: loading checkpoints into a network with clear errors (a missing file, a file that is
+not a checkpoint, parameters of another shape, e.g. another num_classes, or parameters the file lacks), atomic
+saving, and the metadata every weight file carries (METADATA_KEY, its keys, one writer and one reader for
+checkpoints, ONNX and MINDIR files). MindSpore is imported where a checkpoint is read or written, so that
+src/data/ uses the keys without it.
+"""
 import json
 import os
 
-import mindspore as ms
-
-from src.errors import UserError
-from src.fileio import atomic_output, check_input_file
-from src.ms_compat import use_available_memory_for_checkpoints
-
-use_available_memory_for_checkpoints()  # MindSpore 2.10 compares checkpoint sizes with MemFree (src/ms_compat.py)
+from src.runtime.context import use_available_memory_for_checkpoints
+from src.runtime.errors import UserError
+from src.runtime.fileio import atomic_output, check_input_file
 
 _SHOWN = 5
 
@@ -44,6 +44,8 @@ def read_checkpoint(path):
     if path.lower().endswith(_TORCH_EXTENSIONS):
         raise UserError(f"'{path}' is a PyTorch/safetensors weight file, not a MindSpore checkpoint: convert "
                         f"it first with {CONVERT_HINT.format(source='timm', path=path)}")
+    import mindspore as ms  # pylint: disable=import-outside-toplevel
+    use_available_memory_for_checkpoints()  # MindSpore 2.10 compares checkpoint sizes with MemFree
     try:
         return ms.load_checkpoint(path)
     except (ValueError, RuntimeError, TypeError) as err:
@@ -117,38 +119,67 @@ def assign_params(net, params, path, skip=()):
                         "(or of this port).")
     values = {param.name: param for param in net.get_parameters()}  # skipped ones keep their own values
     values.update({name: params[name] for name in wanted})
+    import mindspore as ms  # pylint: disable=import-outside-toplevel
     ms.load_param_into_net(net, values, strict_load=True)
 
 
 METADATA_KEY = "inceptionv4_metadata"
-"""Checkpoint entry holding a JSON object of facts that travel with the weights (class names,
-preprocessing, training position); the original's checkpoints have none."""
+"""The entry holding a JSON object of facts that travel with the weights: a checkpoint entry, an ONNX file's
+metadata_props, a MINDIR file's user_info (the original's checkpoints have none). Its keys:"""
+PREPROCESSING_KEY = "preprocessing"
+"""the evaluation preprocessing (src.data.preprocessing.Preprocessing.to_dict)"""
+IMAGE_SIZE_KEY = "image_size"
+"""the [height, width] the weights were trained (or converted) at"""
+CLASS_NAMES_KEY = "class_names"
+"""the class names in output order"""
+CLASS_IDS_KEY = "class_ids"
+"""their WordNet ids, for ImageNet-style data"""
+NUM_CLASSES_KEY = "num_classes"
+"""the output count (exported files)"""
+TRAINING_KEY = "training"
+"""the training position and run id (src.training.runs)"""
 
 
-def checkpoint_metadata(params):
-    """The metadata dict stored in a checkpoint dict from `read_checkpoint`; {} if none."""
-    text = params.get(METADATA_KEY)
-    if not isinstance(text, str):
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+def weights_metadata(preprocessing, height, width, class_names=None, class_ids=None):
+    """The metadata of weights fed `preprocessing` (src.data.preprocessing.Preprocessing) at height x width,
+    with their classes when known."""
+    metadata = {PREPROCESSING_KEY: preprocessing.to_dict(), IMAGE_SIZE_KEY: [height, width]}
+    if class_names:
+        metadata[CLASS_NAMES_KEY] = class_names
+    if class_ids:
+        metadata[CLASS_IDS_KEY] = class_ids
+    return metadata
 
 
-def exported_metadata(properties, path):
-    """The metadata dict export.py records under METADATA_KEY in an exported file's `properties` (ONNX
-    metadata_props, MINDIR user_info); {} if none, UserError naming `path` if it is not JSON."""
-    text = properties.get(METADATA_KEY)
+def encode_metadata(metadata):
+    """The METADATA_KEY text of the dict `metadata`."""
+    return json.dumps(metadata, ensure_ascii=False, sort_keys=True)
+
+
+def decode_metadata(text, path):
+    """The metadata dict of the METADATA_KEY text of the weight file `path` ({} when it has none); UserError
+    when the text is not a JSON object."""
     if text is None:
         return {}
     try:
         value = json.loads(text)
     except ValueError:
-        raise UserError(f"'{path}' holds unreadable {METADATA_KEY} metadata: export it again with export.py.") \
-            from None
-    return value if isinstance(value, dict) else {}
+        value = None
+    if not isinstance(value, dict):
+        raise UserError(f"'{path}' holds unreadable {METADATA_KEY} metadata (not a JSON object): save or export it "
+                        "again (train.py, export.py).")
+    return value
+
+
+def checkpoint_metadata(params, path="the checkpoint"):
+    """The metadata dict of a checkpoint dict from `read_checkpoint` (of file `path`); {} if none."""
+    text = params.get(METADATA_KEY)
+    return decode_metadata(text if isinstance(text, str) else None, path)
+
+
+def exported_metadata(properties, path):
+    """The metadata dict of an exported file's `properties` (ONNX metadata_props, MINDIR user_info); {} if none."""
+    return decode_metadata(properties.get(METADATA_KEY), path)
 
 
 def save_checkpoint(cell, path, append_dict=None, metadata=None):
@@ -156,6 +187,7 @@ def save_checkpoint(cell, path, append_dict=None, metadata=None):
     to `path` atomically: an interrupted save leaves the old file intact."""
     extra = dict(append_dict or {})
     if metadata:
-        extra[METADATA_KEY] = json.dumps(metadata, ensure_ascii=False, sort_keys=True)
+        extra[METADATA_KEY] = encode_metadata(metadata)
     with atomic_output(path) as tmp:
+        import mindspore as ms  # pylint: disable=import-outside-toplevel
         ms.save_checkpoint(cell, tmp, append_dict=extra or None)

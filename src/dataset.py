@@ -13,9 +13,9 @@ import mindspore.dataset as ds
 import mindspore.dataset.vision as V
 import numpy as np
 
-from src.data_files import cifar_files, imagenet_split_folder, list_image_folder, read_cifar_file, read_image_file
-from src.errors import UserError
-from src.preprocessing import INTERPOLATIONS, config_preprocessing
+from src.data.files import cifar_files, imagenet_split_folder, list_image_folder, read_cifar_file, read_image_file
+from src.data.preprocessing import INTERPOLATIONS, config_preprocessing
+from src.runtime.errors import UserError
 
 CIFAR_PAD = 4
 
@@ -57,22 +57,22 @@ def _check_shard_size(path, num_rows, do_train, cfg, group_size):
         raise UserError(f"dataset '{path}' has {num_rows} images, fewer than the {group_size} devices.")
 
 
-def _batch(data_set, do_train, cfg, repeat_num):
-    """Batch (training drops the incomplete last batch) and repeat. Labels are int32 from both sources."""
-    return data_set.batch(cfg.batch_size, drop_remainder=do_train).repeat(repeat_num)
+def _batch(data_set, do_train, cfg):
+    """Batch (training drops the incomplete last batch). Labels are int32 from both sources."""
+    return data_set.batch(cfg.batch_size, drop_remainder=do_train)
 
 
-def create_dataset_imagenet(dataset_path, do_train, cfg, repeat_num=1, rank_id=0, group_size=1, shuffle=None,
-                            preprocessing=None, class_names=None, class_ids=None):
+def create_dataset_imagenet(cfg, dataset_path, do_train, rank_id=0, group_size=1, shuffle=None, preprocessing=None,
+                            class_names=None, class_ids=None):
     """Pipeline over an ImageNet-style folder (<path>/<class>/<image>; label: the class folder's position in
     the model's classes, found by WordNet id in `class_ids` or by name in `class_names`, or else in the sorted
     class folders), or over
-    the train/ (do_train) or validation folder of an ImageNet root (src.data_files.imagenet_split_folder).
+    the train/ (do_train) or validation folder of an ImageNet root (src.data.files.imagenet_split_folder).
 
     Train (cfg.augment): random crop (scale 0.08-1, ratio 3/4-4/3) decoded and resized to (height, width),
     horizontal flip, colour jitter 0.4. Eval, and train without augment: decode, resize the shorter side to
     size / crop_pct, centre crop (`preprocessing`, by default the config's; see its eval_ops). Every file
-    is checked as it is read (src.image_check: empty, not an image, truncated, damaged JPEG headers): a bad
+    is checked as it is read (src.data.files: empty, not an image, truncated, damaged JPEG headers): a bad
     one stops the pipeline with an error naming it.
     """
     split = imagenet_split_folder(dataset_path, do_train)
@@ -97,11 +97,11 @@ def create_dataset_imagenet(dataset_path, do_train, cfg, repeat_num=1, rank_id=0
     else:
         ops = prep.eval_ops(*size)
     data_set = data_set.map(ops, input_columns="image", num_parallel_workers=workers)
-    return _batch(data_set, do_train, cfg, repeat_num)
+    return _batch(data_set, do_train, cfg)
 
 
-def create_dataset_cifar10(dataset_path, do_train, cfg, repeat_num=1, rank_id=0, group_size=1, shuffle=None,
-                           preprocessing=None, class_names=None, class_ids=None):  # pylint: disable=unused-argument
+def create_dataset_cifar10(cfg, dataset_path, do_train, rank_id=0, group_size=1, shuffle=None, preprocessing=None,
+                           class_names=None, class_ids=None):  # pylint: disable=unused-argument
     """Pipeline over CIFAR-10 binary files (<path>/cifar-10-batches-bin/data_batch_*.bin for training,
     <path>/cifar-10-verify-bin/test_batch.bin for evaluation), reading every whole record of every file.
     Labels are the class indices of the records (`class_names` and `class_ids` are not needed).
@@ -122,16 +122,15 @@ def create_dataset_cifar10(dataset_path, do_train, cfg, repeat_num=1, rank_id=0,
     prep = preprocessing or config_preprocessing(cfg)
     ops += [V.Resize((cfg.height, cfg.width), INTERPOLATIONS[prep.interpolation]), prep.normalize_op(), V.HWC2CHW()]
     data_set = data_set.map(ops, input_columns="image", num_parallel_workers=workers)
-    return _batch(data_set, do_train, cfg, repeat_num)
+    return _batch(data_set, do_train, cfg)
 
 
-def create_dataset(cfg, dataset_path, do_train, repeat_num=1, rank_id=0, group_size=1, shuffle=None,
-                   preprocessing=None, class_names=None, class_ids=None):
-    """The pipeline for cfg.ds_type ('imagenet' or 'cifar10'); `preprocessing` (src.preprocessing) defaults to
+def create_dataset(cfg, dataset_path, do_train, rank_id=0, group_size=1, shuffle=None, preprocessing=None,
+                   class_names=None, class_ids=None):
+    """The pipeline for cfg.ds_type ('imagenet' or 'cifar10'); `preprocessing` (src.data.preprocessing) defaults to
     the config's keys."""
     create = {"imagenet": create_dataset_imagenet, "cifar10": create_dataset_cifar10}[cfg.ds_type]
-    return create(dataset_path, do_train, cfg, repeat_num, rank_id, group_size, shuffle, preprocessing, class_names,
-                  class_ids)
+    return create(cfg, dataset_path, do_train, rank_id, group_size, shuffle, preprocessing, class_names, class_ids)
 
 
 _BAD_FILE_PATTERNS = (  # BadImageFile raised while reading; MindSpore's decoder failing on a file

@@ -10,11 +10,12 @@ they are what every published set of weights was trained with.
 Reduction-B (13), 3 x Inception-C (14-16). Each block concatenates its branches in the order
 branch_0, branch_1, ...; pooling branches come last.
 """
+import functools
+
 from mindspore import nn, ops
 from mindspore.common.initializer import XavierUniform
 
-MIN_INPUT_SIZE = 75
-"""Smallest height/width for which every "valid" stride-2 layer still has an output."""
+from src.model_utils.config import MIN_IMAGE_SIZE
 
 NUM_FEATURES = 1536
 CONV_BN_EPS = 1e-5
@@ -28,10 +29,11 @@ class BasicConv2d(nn.Cell):
     """Conv (no bias, Xavier-uniform) + BatchNorm + ReLU: the original's `Conv2d` cell.
 
     Its `conv` is an nn.Conv2dBnAct (`conv`, `batchnorm`), hence the names `<name>.conv.conv.weight` and
-    `<name>.conv.batchnorm.{gamma,beta,moving_mean,moving_variance}`.
+    `<name>.conv.batchnorm.{gamma,beta,moving_mean,moving_variance}`. Every call states its kernel, stride and
+    padding ("same" keeps the size at stride 1; "valid" is the figures' "V"), as the original does.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad_mode="valid", momentum=0.997):
+    def __init__(self, in_channels, out_channels, kernel_size, *, stride, pad_mode, momentum):
         super().__init__()
         self.conv = nn.Conv2dBnAct(in_channels, out_channels, kernel_size, stride=stride, pad_mode=pad_mode,
                                    has_bias=False, weight_init=XavierUniform(), has_bn=True,
@@ -41,46 +43,25 @@ class BasicConv2d(nn.Cell):
         return self.conv(x)
 
 
-class _Blocks:
-    """Layer factories shared by the blocks: every conv gets the network's BatchNorm momentum."""
-
-    def __init__(self, momentum):
-        self.momentum = momentum
-
-    def conv(self, in_channels, out_channels, kernel_size, stride=1, pad_mode="same"):
-        """A BasicConv2d; "same" keeps the size (stride 1), "valid" is the figures' "V"."""
-        return BasicConv2d(in_channels, out_channels, kernel_size, stride, pad_mode, self.momentum)
-
-    def seq(self, *cells):
-        return nn.SequentialCell(list(cells))
-
-    @staticmethod
-    def avg_pool():
-        """3x3 stride-1 average pool keeping the size; the zero padding is not counted."""
-        return nn.AvgPool2d(kernel_size=3, stride=1, pad_mode="same")
-
-    @staticmethod
-    def max_pool():
-        """3x3 stride-2 "valid" max pool of the reduction blocks."""
-        return nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="valid")
-
-
 class Stem(nn.Cell):
     """299x299x3 -> 35x35x384 (Fig. 3)."""
 
     def __init__(self, in_channels=3, momentum=0.997):
         super().__init__()
-        b = _Blocks(momentum)
-        self.conv2d_1a_3x3 = b.conv(in_channels, 32, 3, stride=2, pad_mode="valid")   # 149x149x32
-        self.conv2d_2a_3x3 = b.conv(32, 32, 3, pad_mode="valid")                      # 147x147x32
-        self.conv2d_2b_3x3 = b.conv(32, 64, 3)                                        # 147x147x64
-        self.mixed_3a_branch_0 = b.max_pool()                                         # 73x73x64
-        self.mixed_3a_branch_1 = b.conv(64, 96, 3, stride=2, pad_mode="valid")        # 73x73x96
-        self.mixed_4a_branch_0 = b.seq(b.conv(160, 64, 1), b.conv(64, 96, 3, pad_mode="valid"))
-        self.mixed_4a_branch_1 = b.seq(b.conv(160, 64, 1), b.conv(64, 64, (1, 7)), b.conv(64, 64, (7, 1)),
-                                       b.conv(64, 96, 3, pad_mode="valid"))            # 71x71x(96+96)
-        self.mixed_5a_branch_0 = b.conv(192, 192, 3, stride=2, pad_mode="valid")      # 35x35x192
-        self.mixed_5a_branch_1 = b.max_pool()                                         # 35x35x192
+        conv = functools.partial(BasicConv2d, momentum=momentum)
+        self.conv2d_1a_3x3 = conv(in_channels, 32, 3, stride=2, pad_mode="valid")                # 149x149x32
+        self.conv2d_2a_3x3 = conv(32, 32, 3, stride=1, pad_mode="valid")                         # 147x147x32
+        self.conv2d_2b_3x3 = conv(32, 64, 3, stride=1, pad_mode="same")                          # 147x147x64
+        self.mixed_3a_branch_0 = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="valid")         # 73x73x64
+        self.mixed_3a_branch_1 = conv(64, 96, 3, stride=2, pad_mode="valid")                     # 73x73x96
+        self.mixed_4a_branch_0 = nn.SequentialCell(conv(160, 64, 1, stride=1, pad_mode="same"),
+                                                   conv(64, 96, 3, stride=1, pad_mode="valid"))  # 71x71x96
+        self.mixed_4a_branch_1 = nn.SequentialCell(conv(160, 64, 1, stride=1, pad_mode="same"),
+                                                   conv(64, 64, (1, 7), stride=1, pad_mode="same"),
+                                                   conv(64, 64, (7, 1), stride=1, pad_mode="same"),
+                                                   conv(64, 96, 3, stride=1, pad_mode="valid"))  # 71x71x96
+        self.mixed_5a_branch_0 = conv(192, 192, 3, stride=2, pad_mode="valid")                   # 35x35x192
+        self.mixed_5a_branch_1 = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="valid")         # 35x35x192
         self.concat = ops.Concat(axis=1)
 
     def construct(self, x):
@@ -90,76 +71,84 @@ class Stem(nn.Cell):
         return self.concat((self.mixed_5a_branch_0(x), self.mixed_5a_branch_1(x)))
 
 
-class _FourBranches(nn.Cell):
-    """Inception-A and -B: concat(branch_0, branch_1, branch_2, branch_3)."""
+class InceptionA(nn.Cell):
+    """35x35x384 -> 35x35x384: 1x1 96 | 1x1 64, 3x3 96 | 1x1 64, 3x3 96, 3x3 96 | avg pool, 1x1 96 (Fig. 4)."""
 
-    def __init__(self):
+    def __init__(self, in_channels=384, momentum=0.997):
         super().__init__()
+        conv = functools.partial(BasicConv2d, momentum=momentum)
+        self.branch_0 = conv(in_channels, 96, 1, stride=1, pad_mode="same")
+        self.branch_1 = nn.SequentialCell(conv(in_channels, 64, 1, stride=1, pad_mode="same"),
+                                          conv(64, 96, 3, stride=1, pad_mode="same"))
+        self.branch_2 = nn.SequentialCell(conv(in_channels, 64, 1, stride=1, pad_mode="same"),
+                                          conv(64, 96, 3, stride=1, pad_mode="same"),
+                                          conv(96, 96, 3, stride=1, pad_mode="same"))
+        self.branch_3 = nn.SequentialCell(nn.AvgPool2d(kernel_size=3, stride=1, pad_mode="same"),
+                                          conv(in_channels, 96, 1, stride=1, pad_mode="same"))
         self.concat = ops.Concat(axis=1)
 
     def construct(self, x):
         return self.concat((self.branch_0(x), self.branch_1(x), self.branch_2(x), self.branch_3(x)))
 
 
-class InceptionA(_FourBranches):
-    """35x35x384 -> 35x35x384: 1x1 96 | 1x1 64, 3x3 96 | 1x1 64, 3x3 96, 3x3 96 | avg pool, 1x1 96 (Fig. 4)."""
-
-    def __init__(self, in_channels=384, momentum=0.997):
-        super().__init__()
-        b = _Blocks(momentum)
-        self.branch_0 = b.conv(in_channels, 96, 1)
-        self.branch_1 = b.seq(b.conv(in_channels, 64, 1), b.conv(64, 96, 3))
-        self.branch_2 = b.seq(b.conv(in_channels, 64, 1), b.conv(64, 96, 3), b.conv(96, 96, 3))
-        self.branch_3 = b.seq(b.avg_pool(), b.conv(in_channels, 96, 1))
-
-
-class InceptionB(_FourBranches):
+class InceptionB(nn.Cell):
     """17x17x1024 -> 17x17x1024 (Fig. 5, 7x1/1x7 order as in the implementations):
     1x1 384 | 1x1 192, 1x7 224, 7x1 256 | 1x1 192, 7x1 192, 1x7 224, 7x1 224, 1x7 256 | avg pool, 1x1 128."""
 
     def __init__(self, in_channels=1024, momentum=0.997):
         super().__init__()
-        b = _Blocks(momentum)
-        self.branch_0 = b.conv(in_channels, 384, 1)
-        self.branch_1 = b.seq(b.conv(in_channels, 192, 1), b.conv(192, 224, (1, 7)), b.conv(224, 256, (7, 1)))
-        self.branch_2 = b.seq(b.conv(in_channels, 192, 1), b.conv(192, 192, (7, 1)), b.conv(192, 224, (1, 7)),
-                              b.conv(224, 224, (7, 1)), b.conv(224, 256, (1, 7)))
-        self.branch_3 = b.seq(b.avg_pool(), b.conv(in_channels, 128, 1))
+        conv = functools.partial(BasicConv2d, momentum=momentum)
+        self.branch_0 = conv(in_channels, 384, 1, stride=1, pad_mode="same")
+        self.branch_1 = nn.SequentialCell(conv(in_channels, 192, 1, stride=1, pad_mode="same"),
+                                          conv(192, 224, (1, 7), stride=1, pad_mode="same"),
+                                          conv(224, 256, (7, 1), stride=1, pad_mode="same"))
+        self.branch_2 = nn.SequentialCell(conv(in_channels, 192, 1, stride=1, pad_mode="same"),
+                                          conv(192, 192, (7, 1), stride=1, pad_mode="same"),
+                                          conv(192, 224, (1, 7), stride=1, pad_mode="same"),
+                                          conv(224, 224, (7, 1), stride=1, pad_mode="same"),
+                                          conv(224, 256, (1, 7), stride=1, pad_mode="same"))
+        self.branch_3 = nn.SequentialCell(nn.AvgPool2d(kernel_size=3, stride=1, pad_mode="same"),
+                                          conv(in_channels, 128, 1, stride=1, pad_mode="same"))
+        self.concat = ops.Concat(axis=1)
+
+    def construct(self, x):
+        return self.concat((self.branch_0(x), self.branch_1(x), self.branch_2(x), self.branch_3(x)))
 
 
-class _ThreeBranches(nn.Cell):
-    """Reduction-A and -B: concat(branch_0, branch_1, branch_2 = max pool)."""
+class ReductionA(nn.Cell):
+    """35x35x384 -> 17x17x(n + m + 384): 3x3/2 n | 1x1 k, 3x3 l, 3x3/2 m | max pool (Fig. 7, Table 1)."""
 
-    def __init__(self):
+    def __init__(self, in_channels=384, k=192, l=224, m=256, n=384, momentum=0.997):
         super().__init__()
+        conv = functools.partial(BasicConv2d, momentum=momentum)
+        self.branch_0 = conv(in_channels, n, 3, stride=2, pad_mode="valid")
+        self.branch_1 = nn.SequentialCell(conv(in_channels, k, 1, stride=1, pad_mode="same"),
+                                          conv(k, l, 3, stride=1, pad_mode="same"),
+                                          conv(l, m, 3, stride=2, pad_mode="valid"))
+        self.branch_2 = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="valid")
         self.concat = ops.Concat(axis=1)
 
     def construct(self, x):
         return self.concat((self.branch_0(x), self.branch_1(x), self.branch_2(x)))
 
 
-class ReductionA(_ThreeBranches):
-    """35x35x384 -> 17x17x(n + m + 384): 3x3/2 n | 1x1 k, 3x3 l, 3x3/2 m | max pool (Fig. 7, Table 1)."""
-
-    def __init__(self, in_channels=384, k=192, l=224, m=256, n=384, momentum=0.997):
-        super().__init__()
-        b = _Blocks(momentum)
-        self.branch_0 = b.conv(in_channels, n, 3, stride=2, pad_mode="valid")
-        self.branch_1 = b.seq(b.conv(in_channels, k, 1), b.conv(k, l, 3),
-                              b.conv(l, m, 3, stride=2, pad_mode="valid"))
-        self.branch_2 = b.max_pool()
-
-
-class ReductionB(_ThreeBranches):
+class ReductionB(nn.Cell):
     """17x17x1024 -> 8x8x1536: 1x1 192, 3x3/2 192 | 1x1 256, 1x7 256, 7x1 320, 3x3/2 320 | max pool (Fig. 8)."""
 
     def __init__(self, in_channels=1024, momentum=0.997):
         super().__init__()
-        b = _Blocks(momentum)
-        self.branch_0 = b.seq(b.conv(in_channels, 192, 1), b.conv(192, 192, 3, stride=2, pad_mode="valid"))
-        self.branch_1 = b.seq(b.conv(in_channels, 256, 1), b.conv(256, 256, (1, 7)), b.conv(256, 320, (7, 1)),
-                              b.conv(320, 320, 3, stride=2, pad_mode="valid"))
-        self.branch_2 = b.max_pool()
+        conv = functools.partial(BasicConv2d, momentum=momentum)
+        self.branch_0 = nn.SequentialCell(conv(in_channels, 192, 1, stride=1, pad_mode="same"),
+                                          conv(192, 192, 3, stride=2, pad_mode="valid"))
+        self.branch_1 = nn.SequentialCell(conv(in_channels, 256, 1, stride=1, pad_mode="same"),
+                                          conv(256, 256, (1, 7), stride=1, pad_mode="same"),
+                                          conv(256, 320, (7, 1), stride=1, pad_mode="same"),
+                                          conv(320, 320, 3, stride=2, pad_mode="valid"))
+        self.branch_2 = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="valid")
+        self.concat = ops.Concat(axis=1)
+
+    def construct(self, x):
+        return self.concat((self.branch_0(x), self.branch_1(x), self.branch_2(x)))
 
 
 class InceptionC(nn.Cell):
@@ -168,15 +157,18 @@ class InceptionC(nn.Cell):
 
     def __init__(self, in_channels=1536, momentum=0.997):
         super().__init__()
-        b = _Blocks(momentum)
-        self.branch_0 = b.conv(in_channels, 256, 1)
-        self.branch_1 = b.conv(in_channels, 384, 1)
-        self.branch_1_1 = b.conv(384, 256, (1, 3))
-        self.branch_1_2 = b.conv(384, 256, (3, 1))
-        self.branch_2 = b.seq(b.conv(in_channels, 384, 1), b.conv(384, 448, (3, 1)), b.conv(448, 512, (1, 3)))
-        self.branch_2_1 = b.conv(512, 256, (1, 3))
-        self.branch_2_2 = b.conv(512, 256, (3, 1))
-        self.branch_3 = b.seq(b.avg_pool(), b.conv(in_channels, 256, 1))
+        conv = functools.partial(BasicConv2d, momentum=momentum)
+        self.branch_0 = conv(in_channels, 256, 1, stride=1, pad_mode="same")
+        self.branch_1 = conv(in_channels, 384, 1, stride=1, pad_mode="same")
+        self.branch_1_1 = conv(384, 256, (1, 3), stride=1, pad_mode="same")
+        self.branch_1_2 = conv(384, 256, (3, 1), stride=1, pad_mode="same")
+        self.branch_2 = nn.SequentialCell(conv(in_channels, 384, 1, stride=1, pad_mode="same"),
+                                          conv(384, 448, (3, 1), stride=1, pad_mode="same"),
+                                          conv(448, 512, (1, 3), stride=1, pad_mode="same"))
+        self.branch_2_1 = conv(512, 256, (1, 3), stride=1, pad_mode="same")
+        self.branch_2_2 = conv(512, 256, (3, 1), stride=1, pad_mode="same")
+        self.branch_3 = nn.SequentialCell(nn.AvgPool2d(kernel_size=3, stride=1, pad_mode="same"),
+                                          conv(in_channels, 256, 1, stride=1, pad_mode="same"))
         self.concat = ops.Concat(axis=1)
 
     def construct(self, x):
@@ -218,7 +210,7 @@ class Inceptionv4(nn.Cell):
         self.dropout = nn.Dropout(p=1.0 - dropout_keep_prob)
         self.bn0 = nn.BatchNorm1d(NUM_FEATURES, eps=BN0_EPS, momentum=head_bn_momentum)
         self.backbone_frozen = False
-        """True (src.finetune.freeze_backbone): no gradient flows into `features`, so none is computed there."""
+        """True (src.training.parts.freeze_backbone): no gradient flows into `features`, so none is computed there."""
         self.set_train(is_train)
 
     def forward_features(self, x):
@@ -237,14 +229,14 @@ class Inceptionv4(nn.Cell):
 
 
 def check_input_size(height, width):
-    """Raise ValueError unless the image is at least MIN_INPUT_SIZE on both sides."""
-    if height < MIN_INPUT_SIZE or width < MIN_INPUT_SIZE:
-        raise ValueError(f"Inception-v4 needs images of at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} pixels, "
+    """Raise ValueError unless the image is at least MIN_IMAGE_SIZE on both sides."""
+    if height < MIN_IMAGE_SIZE or width < MIN_IMAGE_SIZE:
+        raise ValueError(f"Inception-v4 needs images of at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} pixels, "
                          f"got height {height} and width {width}: set 'height' and 'width' to "
-                         f"{MIN_INPUT_SIZE} or more.")
+                         f"{MIN_IMAGE_SIZE} or more.")
 
 
-def create_network(cfg, is_train=True, num_classes=None):
+def network_from_config(cfg, is_train=True, num_classes=None):
     """The network described by a Config (num_classes unless given, bn_momentum, dropout_keep_prob)."""
     return Inceptionv4(classes=num_classes or cfg.num_classes, is_train=is_train, bn_momentum=cfg.bn_momentum,
                        dropout_keep_prob=cfg.dropout_keep_prob)

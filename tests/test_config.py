@@ -6,8 +6,8 @@ import sys
 import pytest
 import yaml
 
-from src.errors import UserError
 from src.model_utils.config import PROJECT_ROOT, _coerce, get_config, read_yaml
+from src.runtime.errors import UserError
 
 CONFIGS = ["default_config.yaml", "default_config_gpu.yaml", "default_config_cpu.yaml"]
 
@@ -110,7 +110,8 @@ def test_bad_yaml_files(tmp_path):
 
 
 def test_command_line_error_is_one_line_exit_2(tmp_path):
-    script = "from src.model_utils.config import config\nprint(config.batch_size)\n"
+    script = ("from src.model_utils.config import get_config\nfrom src.runtime.errors import report_user_errors\n"
+              "print(report_user_errors(get_config)().batch_size)\n")
     run = subprocess.run([sys.executable, "-c", script, "--batch_sise", "3"], cwd=PROJECT_ROOT,
                          capture_output=True, text=True)
     assert run.returncode == 2

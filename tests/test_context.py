@@ -5,7 +5,7 @@ import sys
 
 from src.model_utils.config import PROJECT_ROOT
 
-PROBE = ("import os, sys; from src.context import apply_cpu_defaults; apply_cpu_defaults(sys.argv[1]); "
+PROBE = ("import os, sys; from src.runtime.context import apply_cpu_defaults; apply_cpu_defaults(sys.argv[1]); "
          "print(os.environ.get('ONEDNN_MAX_CPU_ISA', 'unset'))")
 
 

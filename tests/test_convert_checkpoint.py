@@ -13,7 +13,7 @@ from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
 from src.checkpoint import METADATA_KEY, checkpoint_metadata
-from src.inference import load_network
+from src.deploy.inference import load_network
 from src.model_utils.config import PROJECT_ROOT, get_config
 from tests.timm_reference import expected_logp, recipe_weights, reference_input, timm_keys
 

@@ -56,11 +56,11 @@ def data_config(height=SIZE, width=SIZE, batch_size=32):
 
 def eval_tensors(folder, height=SIZE, width=SIZE, preprocessing=None):
     """(image stems, images N x 3 x height x width, labels) from the Python eval pipeline (`preprocessing`:
-    src.preprocessing.Preprocessing, by default the config's)."""
-    from src.data_files import list_image_folder
+    src.data.preprocessing.Preprocessing, by default the config's)."""
+    from src.data.files import list_image_folder
     from src.dataset import create_dataset_imagenet
     files = list_image_folder(folder).files
-    data = create_dataset_imagenet(folder, False, data_config(height, width), shuffle=False,
+    data = create_dataset_imagenet(data_config(height, width), folder, False, shuffle=False,
                                    preprocessing=preprocessing)
     batches = list(data.create_tuple_iterator(num_epochs=1, output_numpy=True))
     images = np.concatenate([images for images, _ in batches])
@@ -129,10 +129,10 @@ def checkpoint(demo_data, tmp_path_factory):
     loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
     step = nn.TrainOneStepCell(nn.WithLossCell(net, loss), nn.Momentum(net.trainable_params(), 0.01, 0.9))
     train_dir = os.path.join(demo_data, "imagenet", "train")
-    batches = create_dataset_imagenet(train_dir, True, data_config(batch_size=8)).create_tuple_iterator(num_epochs=1)
+    batches = create_dataset_imagenet(data_config(batch_size=8), train_dir, True).create_tuple_iterator(num_epochs=1)
     for _, (images, labels) in zip(range(TRAIN_STEPS), batches):
         step(images, labels)
-    calibration = create_dataset_imagenet(train_dir, False, data_config(batch_size=64), shuffle=True)
+    calibration = create_dataset_imagenet(data_config(batch_size=64), train_dir, False, shuffle=True)
     images, _ = next(calibration.create_tuple_iterator(num_epochs=1))
     net.set_train(True)
     net(images)
@@ -193,7 +193,7 @@ def test_app_matches_onnxruntime_on_the_eval_pipeline(val_run, val_dir, onnx_mod
           f"{(app_logits.argmax(axis=1) != ort_logits.argmax(axis=1)).sum()}; smallest top-2 gap "
           f"{(top2[:, 1] - top2[:, 0]).min():.3g}")
     assert tensor_diff <= TENSOR_TOLERANCE
-    from src.preprocessing import Preprocessing
+    from src.data.preprocessing import Preprocessing
     assert f"\n{Preprocessing().describe(SIZE, SIZE)}\n" in result.stdout and "differs" not in result.stdout
     assert np.all(np.isfinite(app_logits))
     assert logit_diff <= NOISE_FACTOR * noise
@@ -221,7 +221,7 @@ def test_input_size_and_batch_come_from_the_model(app, checkpoint, tmp_path):
     stems, images, _ = eval_tensors(folder, height, width)
     inputs = read_results(str(tmp_path / "run"), stems, "preprocess_Result", ".bin").reshape(images.shape)
     assert np.abs(inputs - images).max() <= TENSOR_TOLERANCE
-    from src.onnx_runner import OnnxClassifier
+    from src.deploy.runners import OnnxClassifier
     expected = OnnxClassifier(model, "CPU").predict(images)
     logits = read_results(str(tmp_path / "run"), stems)
     assert np.array_equal(logits.argmax(axis=1), expected.argmax(axis=1))
@@ -240,7 +240,7 @@ def test_batch_dynamic_model_runs_one_image_at_a_time(app, checkpoint, tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"input 1x3x{SIZE}x{SIZE}, 7 images" in result.stdout and "infer_count 7" in result.stdout
     stems, images, _ = eval_tensors(folder)
-    from src.onnx_runner import OnnxClassifier
+    from src.deploy.runners import OnnxClassifier
     expected = OnnxClassifier(model, "CPU").predict(images)
     logits = read_results(str(tmp_path / "run"), stems)
     assert np.array_equal(logits.argmax(axis=1), expected.argmax(axis=1))
@@ -269,7 +269,7 @@ def test_app_applies_the_preprocessing_recorded_in_the_model_and_flags_override_
     import dataclasses
 
     from src.checkpoint import read_checkpoint, save_checkpoint
-    from src.preprocessing import SOURCES, Preprocessing
+    from src.data.preprocessing import SOURCES, Preprocessing
     timm = dataclasses.replace(SOURCES["timm"], resize_backend="numpy")
     recorded = str(tmp_path / "timm_settings.ckpt")
     save_checkpoint(read_checkpoint(checkpoint), recorded, metadata={"preprocessing": timm.to_dict()})
@@ -451,13 +451,13 @@ def test_app_bad_recorded_preprocessing(app, tmp_path, image_dir, recorded, mess
 
 
 def test_app_says_it_cannot_reproduce_pils_resize(app, tmp_path, image_dir):
-    """timm's record (PIL's antialiased resize, src.preprocessing.SOURCES): one line saying OpenCV resizes instead,
+    """timm's record (PIL's antialiased resize, src.data.preprocessing.SOURCES): one line saying OpenCV resizes instead,
     read before the model is loaded (here a model without a graph)."""
     import json
 
     import onnx
 
-    from src.preprocessing import SOURCES
+    from src.data.preprocessing import SOURCES
     model = str(tmp_path / "timm.onnx")
     proto = onnx.ModelProto()
     proto.metadata_props.add(key="inceptionv4_metadata",

@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from src.data_files import CIFAR_RECORD_BYTES, cifar_files, list_image_folder, read_cifar_file
+from src.data.files import CIFAR_RECORD_BYTES, cifar_files, image_data_problem, list_image_folder, read_cifar_file
+from src.data.preprocessing import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
 from src.dataset import (create_dataset, create_dataset_cifar10, create_dataset_imagenet, explain_pipeline_errors,
                          worker_count)
-from src.errors import UserError
-from src.image_check import image_data_problem
-from src.model_utils.config import Config, PROJECT_ROOT, get_config
-from src.preprocessing import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
+from src.model_utils.config import PROJECT_ROOT, Config, get_config
+from src.runtime.errors import UserError
 from src.tools.check_dataset import main as check_dataset
 
 TRAIN_SIZE, VAL_SIZE = 1437, 360
@@ -137,7 +136,7 @@ def test_imagenet_evaluation_resizes_the_shorter_side_crops_the_centre_and_keeps
         os.makedirs(tmp_path / name)
         Image.fromarray(pixels).save(tmp_path / name / "edge.png")
     cfg = data_config("imagenet", 2, 75, 10, 2, "--crop_pct", crop_pct)
-    images, labels = batches(create_dataset_imagenet(str(tmp_path), False, cfg))[0]
+    images, labels = batches(create_dataset_imagenet(cfg, str(tmp_path), False))[0]
     assert list(labels) == [0, 1] and images.shape == (2, 3, 75, 75)
     mean, std = (np.asarray(v)[:, None, None] for v in NORM["imagenet"])
     red = (np.array([1.0, 0, 0])[:, None, None] - mean) / std
@@ -153,7 +152,7 @@ def test_cifar_evaluation_images_are_the_records_pixels_normalised(tmp_path):
     # 32x32 keeps the records' pixels unresized: the pipeline takes any size (the config refuses sizes below the
     # network's 75x75 minimum, so the size is set on the checked config's values).
     cfg = Config({**data_config("cifar10", 20).to_dict(), "height": 32, "width": 32})
-    images, labels = batches(create_dataset_cifar10(str(tmp_path), False, cfg))[0]
+    images, labels = batches(create_dataset_cifar10(cfg, str(tmp_path), False))[0]
     records = np.frombuffer(data, np.uint8).reshape(20, CIFAR_RECORD_BYTES)
     mean, std = (np.asarray(v)[:, None, None] for v in NORM["cifar10"])
     expected = (records[:, 1:].reshape(20, 3, 32, 32) / 255.0 - mean) / std  # planes R, G, B -> channels 0, 1, 2
@@ -180,11 +179,6 @@ def test_official_archive_layout_evaluates_its_test_batch(tmp_path):
     assert list(labels_of(create_dataset(data_config("cifar10"), str(tmp_path), False))) == [2] * 5
     assert set(labels_of(create_dataset(data_config("cifar10"), str(tmp_path), True))) == {1}
 
-
-@pytest.mark.parametrize("ds_type", ["imagenet", "cifar10"])
-def test_repeat_num_repeats_the_epoch(demo_data, ds_type):
-    path = split_path(demo_data, ds_type, "train")
-    assert create_dataset(data_config(ds_type), path, True, repeat_num=3).get_dataset_size() == 3 * (TRAIN_SIZE // 8)
 
 
 def test_shuffle_argument_overrides_the_default(demo_data):

@@ -9,11 +9,10 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from src.data_files import CIFAR_RECORD_BYTES
-from src.errors import UserError
+from src.data.files import CIFAR_RECORD_BYTES
 from src.model_utils.config import PROJECT_ROOT
-from src.tools.make_demo_data import (DEFAULT_OUTPUT_DIR, JPEG_SIZE, digit_image, make_demo_data,
-                                      split_indices)
+from src.runtime.errors import UserError
+from src.tools.make_demo_data import DEFAULT_OUTPUT_DIR, JPEG_SIZE, digit_image, make_demo_data, split_indices
 
 DIGITS = load_digits()
 CIFAR_FILES = {"train": ("cifar10", "cifar-10-batches-bin", "data_batch_1.bin"),

@@ -14,12 +14,12 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from src.context import init_distributed, is_distributed, launcher_device_id
 from conftest import write_small_cifar
-from src.data_files import CIFAR_TRAIN_DIR, read_cifar_file
+from src.data.files import CIFAR_TRAIN_DIR, read_cifar_file
 from src.dataset import create_dataset
-from src.errors import UserError
 from src.model_utils.config import PROJECT_ROOT, get_config
+from src.runtime.context import init_distributed, is_distributed, launcher_device_id
+from src.runtime.errors import UserError
 
 SCRIPTS = os.path.join(PROJECT_ROOT, "scripts")
 ASCEND = os.path.join(SCRIPTS, "run_distribute_train_ascend.sh")
@@ -106,7 +106,7 @@ def test_each_launcher_gives_the_worker_its_device(clean_env, variables, device)
 
 def test_bad_launcher_variable_is_a_user_error(clean_env):
     clean_env.setenv("RANK_SIZE", "eight")
-    with pytest.raises(UserError, match=r"RANK_SIZE='eight' must be a whole number"):
+    with pytest.raises(UserError, match=r"RANK_SIZE='eight' must be an integer >= 1"):
         is_distributed()
 
 

@@ -224,7 +224,7 @@ def _entry_point_options():
             if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument":
                 options |= {arg.value[2:] for arg in node.args
                             if isinstance(arg, ast.Constant) and str(arg.value).startswith("--")}
-    original = ast.parse((ROOT / "src/model_utils/original_keys.py").read_text(encoding="utf-8"))
+    original = ast.parse((ROOT / "src/model_utils/config.py").read_text(encoding="utf-8"))
     for node in original.body:
         if isinstance(node, ast.Assign) and node.targets[0].id in ("ALIAS", "UNUSED_KEYS"):
             options |= set(ast.literal_eval(node.value))

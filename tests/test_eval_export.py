@@ -15,15 +15,14 @@ import pytest
 from mindspore import nn
 
 from conftest import example_pattern, readme_example
-from src.data_files import CIFAR_RECORD_BYTES
+from src.data.files import CIFAR_RECORD_BYTES
 from src.dataset import create_dataset
-from src.inceptionv4 import create_network
-from src.inference import model_file
-from src.loss import CrossEntropySmooth
-from src.metrics import TopKAccuracy, topk_correct
+from src.deploy.inference import model_file
+from src.deploy.metrics import TopKAccuracy, topk_correct
+from src.deploy.runners import MindirClassifier, OnnxClassifier
+from src.inceptionv4 import network_from_config
 from src.model_utils.config import PROJECT_ROOT, get_config
-from src.mindir_runner import MindirClassifier
-from src.onnx_runner import OnnxClassifier
+from src.training.parts import CrossEntropySmooth
 
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
 BATCH = 16
@@ -62,7 +61,7 @@ def trained(tmp_path_factory, demo_data):
     ms.set_seed(0)
     try:
         cfg = get_config(MODEL_ARGS + ["--ds_type", "imagenet"])
-        net = create_network(cfg, is_train=True)
+        net = network_from_config(cfg, is_train=True)
         optimizer = nn.RMSProp(net.trainable_params(), learning_rate=0.001, decay=0.9, momentum=0.9, epsilon=1.0)
         step = nn.TrainOneStepCell(nn.WithLossCell(net, CrossEntropySmooth(10, 0.1)), optimizer)
         step.set_train(True)

@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from src.fileio import atomic_output
+from src.runtime.fileio import atomic_output
 
 
 def test_success_renames_into_place_with_usual_permissions(tmp_path):

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from conftest import write_small_cifar
-from src.finetune import CLASSIFIER, load_pretrained
 from src.inceptionv4 import Inceptionv4
 from src.model_utils.config import PROJECT_ROOT, get_config
+from src.training.parts import CLASSIFIER, load_pretrained
 from tests.model_zoo_originals import checkpoint_parameters
 
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
@@ -98,7 +98,7 @@ def test_pretrained_of_another_layout_loads_nothing(tmp_path):
     cfg = get_config(["--config_path", CPU_CONFIG, "--num_classes", "10", "--pretrained", str(old)])
     net = Inceptionv4(classes=10)
     before = {p.name: p.asnumpy().copy() for p in net.get_parameters()}
-    from src.errors import UserError
+    from src.runtime.errors import UserError
     with pytest.raises(UserError, match="is a mindcv Inception-v4 checkpoint"):
         load_pretrained(cfg, net)
     assert all(np.array_equal(before[p.name], p.asnumpy()) for p in net.get_parameters())

@@ -1,16 +1,16 @@
-"""BatchNorm folding (src/folding.py): same log-probabilities as the eval-mode network, in MindSpore and in
+"""BatchNorm folding (src/deploy/inference.py): same log-probabilities as the eval-mode network, in MindSpore and in
 the ONNX export."""
-import numpy as np
 import mindspore as ms
+import numpy as np
 import onnx
 import pytest
 from mindspore import nn
 
 from export import run_export
-from src.folding import fold_batchnorm
+from src.deploy.inference import fold_batchnorm
+from src.deploy.runners import OnnxClassifier
 from src.inceptionv4 import Inceptionv4
 from src.model_utils.config import get_config
-from src.onnx_runner import OnnxClassifier
 
 CONV_COUNT = 149
 """Conv + BatchNorm cells of Inception-v4 (stem 11, 4 x A 7, Red-A 4, 7 x B 10, Red-B 6, 3 x C 10)."""

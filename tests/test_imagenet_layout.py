@@ -15,13 +15,13 @@ from PIL import Image
 import eval as eval_script
 import eval_onnx
 from src.checkpoint import checkpoint_metadata, read_checkpoint, save_checkpoint
-from src.class_names import folder_classes, imagenet_class_ids, imagenet_class_names, model_classes
-from src.data_files import evaluation_classes, list_image_folder
-from src.errors import UserError
-from src.metrics import TopKAccuracy
+from src.data.files import (evaluation_classes, folder_classes, imagenet_class_ids, imagenet_class_names,
+                            list_image_folder, model_classes)
+from src.data.preprocessing import resolve_preprocessing
+from src.deploy.inference import CheckpointModel, load_images
+from src.deploy.metrics import TopKAccuracy
 from src.model_utils.config import PROJECT_ROOT, get_config
-from src.prediction import CheckpointModel, load_images
-from src.preprocessing import resolve_preprocessing
+from src.runtime.errors import UserError
 
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
 SIZE = 75
@@ -113,7 +113,7 @@ def timm_onnx(timm_checkpoint, tmp_path_factory):
 
 @pytest.mark.slow
 def test_eval_onnx_labels_the_tree_as_eval_does(timm_onnx, val_tree, monkeypatch):
-    from src.onnx_runner import OnnxClassifier
+    from src.deploy.runners import OnnxClassifier
     assert model_classes(OnnxClassifier(timm_onnx, "CPU").metadata) == (NAMES, WNIDS)  # exported with the weights
     val, expected = val_tree
     calls = _recording(monkeypatch, TopKAccuracy, "update")
@@ -178,7 +178,7 @@ def test_original_checkpoint_without_a_record_knows_imagenets_classes(tmp_path):
 
 
 def test_a_wordnet_id_training_tree_records_names_and_ids():
-    """train.py records a wnid tree's classes by name, with the wnids as class_ids (src.class_names)."""
+    """train.py records a wnid tree's classes by name, with the wnids as class_ids (src.data.files)."""
     folders = [WNIDS[2], WNIDS[7], WNIDS[999]]
     assert folder_classes(folders) == ([NAMES[2], NAMES[7], NAMES[999]], folders)
     assert folder_classes(["cat", "dog"]) == (["cat", "dog"], None)

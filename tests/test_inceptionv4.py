@@ -1,11 +1,11 @@
 """The network: parameter count, stage shapes, minimum input size, training and eval behaviour."""
-import numpy as np
 import mindspore as ms
+import numpy as np
 import pytest
 from mindspore import nn
 
-from src.inceptionv4 import MIN_INPUT_SIZE, Inceptionv4, check_input_size
-from src.loss import CrossEntropySmooth
+from src.inceptionv4 import MIN_IMAGE_SIZE, Inceptionv4, check_input_size
+from src.training.parts import CrossEntropySmooth
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +45,7 @@ def test_stage_shapes_at_299():
 
 def test_output_at_minimum_size_is_log_probabilities():
     net = Inceptionv4(classes=7, is_train=False)
-    out = net(_images(2, MIN_INPUT_SIZE)).asnumpy()
+    out = net(_images(2, MIN_IMAGE_SIZE)).asnumpy()
     assert out.shape == (2, 7)
     np.testing.assert_allclose(np.exp(out).sum(axis=1), 1.0, rtol=1e-5)
 

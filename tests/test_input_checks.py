@@ -14,12 +14,11 @@ import onnx
 import pytest
 
 from conftest import run_entry_point
-from src.data_files import list_image_folder
+from src.data.files import list_image_folder
 from src.dataset import create_dataset
-from src.errors import UserError
-from src.model_utils.config import PROJECT_ROOT, get_config, read_yaml
-from src.model_utils.config_ranges import MIN_IMAGE_SIZE, RANGES, parse_interval
-from src.onnx_runner import record_onnx_metadata
+from src.deploy.runners import record_onnx_metadata
+from src.model_utils.config import MIN_IMAGE_SIZE, PROJECT_ROOT, RANGES, get_config, parse_interval, read_yaml
+from src.runtime.errors import UserError
 
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
 CLASSES = [f"digit_{digit}" for digit in range(10)]
@@ -42,8 +41,8 @@ def test_every_numeric_key_has_a_range_and_every_shipped_value_lies_in_it():
     assert numeric == set(RANGES)
     for name in ("default_config.yaml", "default_config_gpu.yaml", "default_config_cpu.yaml"):
         get_config(["--config_path", os.path.join(PROJECT_ROOT, name)])  # checks every value against its range
-    from src.inceptionv4 import MIN_INPUT_SIZE
-    assert MIN_IMAGE_SIZE == MIN_INPUT_SIZE
+    from src.inceptionv4 import MIN_IMAGE_SIZE as network_minimum
+    assert MIN_IMAGE_SIZE == network_minimum
 
 
 def _bound_values(key):

@@ -18,10 +18,9 @@ import sys
 import pytest
 import yaml
 
-from src.errors import UserError
-from src.lr_schedule import get_lr
-from src.model_utils.config import PROJECT_ROOT, get_config
-from src.model_utils.original_keys import ORIGINAL_KEYS, UNUSED_KEYS
+from src.model_utils.config import ORIGINAL_KEYS, PROJECT_ROOT, UNUSED_KEYS, get_config
+from src.runtime.errors import UserError
+from src.training.parts import get_lr
 from tests.model_zoo_originals import CONFIGS
 
 SIZES = ["--width", "75", "--height", "75", "--batch_size", "8", "--num_classes", "10", "--work_nums", "1",

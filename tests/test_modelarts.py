@@ -1,4 +1,4 @@
-"""ModelArts support: adapters, moxing_wrapper with a stand-in moxing (OBS is unreachable), dataset unzip."""
+"""ModelArts support: device/rank/job ids, moxing_wrapper with a stand-in moxing (OBS is unreachable), dataset unzip."""
 import importlib.util
 import json
 import os
@@ -11,12 +11,12 @@ import zipfile
 
 import pytest
 
-from src.errors import UserError
-from src.model_utils import device_adapter, local_adapter, moxing_adapter
+from src.model_utils import moxing_adapter
 from src.model_utils.config import PROJECT_ROOT, get_config
-from src.model_utils.modelarts_unzip import extracted_marker, modelarts_pre_process
-from src.model_utils.moxing_adapter import NOT_ON_MODELARTS, moxing_wrapper
-from src.model_utils.server_sync import is_first_device_of_server
+from src.model_utils.moxing_adapter import (NOT_ON_MODELARTS, extract_dataset_zip, extracted_marker,
+                                            is_first_device_of_server, moxing_wrapper)
+from src.runtime import context
+from src.runtime.errors import UserError
 
 STUB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "modelarts_stub")
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
@@ -81,15 +81,15 @@ def _args(tmp_path, obs, **overrides):
 # ---- adapters ----------------------------------------------------------------------------------------------
 
 def test_local_defaults():
-    assert (local_adapter.get_device_id(), local_adapter.get_device_num(), local_adapter.get_rank_id(),
-            local_adapter.get_job_id()) == (0, 1, 0, "Local Job")
+    assert (context.get_device_id(), context.get_device_num(), context.get_rank_id(),
+            context.get_job_id()) == (0, 1, 0, "Local Job")
     assert moxing_adapter.get_job_id() == "default"
 
 
 def test_ids_come_from_the_environment(monkeypatch):
     for key, value in zip(ENV_KEYS, ("3", "8", "5", "job-42")):
         monkeypatch.setenv(key, value)
-    for adapter in (local_adapter, moxing_adapter):
+    for adapter in (context, moxing_adapter):
         assert (adapter.get_device_id(), adapter.get_device_num(), adapter.get_rank_id(),
                 adapter.get_job_id()) == (3, 8, 5, "job-42")
 
@@ -104,26 +104,7 @@ def test_bad_environment_values_name_the_variable(monkeypatch, env, getter, mess
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(UserError, match=message):
-        getattr(local_adapter, getter)()
-
-
-def test_device_adapter_follows_enable_modelarts():
-    local, cloud = get_config(["--enable_modelarts", "False"]), get_config(["--enable_modelarts", "True"])
-    assert device_adapter.get_adapter(local) is local_adapter
-    assert device_adapter.get_adapter(cloud) is moxing_adapter
-    assert (device_adapter.get_job_id(local), device_adapter.get_job_id(cloud)) == ("Local Job", "default")
-    assert device_adapter.get_rank_id(cloud) == 0
-
-
-@pytest.mark.parametrize("argv, expected", [([], "Local Job 0"), (["--enable_modelarts", "True"], "default 0")])
-def test_device_adapter_original_usage_reads_argv_on_first_call_only(argv, expected):
-    code = ("import sys; import src.model_utils.config as c; from src.model_utils.device_adapter import "
-            "get_device_id, get_job_id; assert 'config' not in vars(c) and 'moxing' not in sys.modules; "
-            "print(get_job_id(), get_device_id())")
-    done = subprocess.run([sys.executable, "-c", code] + argv, cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": PROJECT_ROOT}, check=False, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == expected
+        getattr(context, getter)()
 
 
 @pytest.mark.parametrize("device_id, device_num, first", [
@@ -167,7 +148,7 @@ def test_enable_modelarts_without_modelarts_moxing_is_a_user_error(tmp_path, mon
 
 def test_off_modelarts_message_is_one_line_and_exit_2(tmp_path):
     """A real process without moxing: report_user_errors prints one line and exits 2, no traceback."""
-    code = ("from src.errors import report_user_errors; from src.model_utils.config import get_config; "
+    code = ("from src.runtime.errors import report_user_errors; from src.model_utils.config import get_config; "
             "from src.model_utils.moxing_adapter import moxing_wrapper; "
             "report_user_errors(lambda: moxing_wrapper()(print)(get_config()))()")
     done = subprocess.run([sys.executable, "-c", code] + _args(tmp_path, _obs(tmp_path)), cwd=tmp_path,
@@ -294,7 +275,7 @@ def test_unzip_extracts_once_and_is_idempotent(tmp_path, capsys):
     cfg = _unzip_config(tmp_path, modelarts_dataset_unzip_name="digits")
     members = {f"digits/train/{i % 3}/{i}.JPEG": os.urandom(2000) for i in range(30)}
     zip_path = _make_zip(tmp_path / "data" / "digits.zip", members)
-    modelarts_pre_process(cfg)
+    extract_dataset_zip(cfg)
     for name, data in members.items():
         assert (tmp_path / "data" / name).read_bytes() == data
     assert os.path.exists(extracted_marker(str(zip_path)))
@@ -303,13 +284,13 @@ def test_unzip_extracts_once_and_is_idempotent(tmp_path, capsys):
     assert 3 <= out.count("%") <= 12  # progress every 10 %, not every file
 
     (tmp_path / "data" / "digits" / "train" / "0" / "0.JPEG").unlink()
-    modelarts_pre_process(cfg)  # already extracted: nothing is written again
+    extract_dataset_zip(cfg)  # already extracted: nothing is written again
     assert not (tmp_path / "data" / "digits" / "train" / "0" / "0.JPEG").exists()
     assert "already done" in capsys.readouterr().out
 
 
 def test_unzip_is_skipped_when_not_asked_for(tmp_path):
-    modelarts_pre_process(_unzip_config(tmp_path, need_modelarts_dataset_unzip="False"))
+    extract_dataset_zip(_unzip_config(tmp_path, need_modelarts_dataset_unzip="False"))
     assert not (tmp_path / "data").exists()
 
 
@@ -329,21 +310,21 @@ def test_corrupt_zip_is_a_user_error_naming_it(tmp_path, damage, detail):
                          compression=zipfile.ZIP_STORED)
     damage(zip_path)
     with pytest.raises(UserError, match=f"dataset zip '{zip_path}' is corrupt .*{detail}.*: create it again"):
-        modelarts_pre_process(_unzip_config(tmp_path))
+        extract_dataset_zip(_unzip_config(tmp_path))
     assert not os.path.exists(extracted_marker(str(zip_path)))
 
 
 def test_missing_zip_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match=r"dataset zip '.*data/ImageNet_Original.zip' does not exist: upload "
                                         r"ImageNet_Original.zip to data_url"):
-        modelarts_pre_process(_unzip_config(tmp_path))
+        extract_dataset_zip(_unzip_config(tmp_path))
 
 
 def test_pretrained_checkpoint_comes_from_checkpoint_url(tmp_path, stub_moxing):
     """checkpoint_url is copied to load_path before the job runs, so `pretrained` (like `resume`) names a file
     under load_path; the real loader then reads it."""
     import mindspore as ms
-    from src.finetune import load_pretrained
+    from src.training.parts import load_pretrained
     from src.inceptionv4 import Inceptionv4
     obs = _obs(tmp_path)
     source = Inceptionv4(classes=1000)

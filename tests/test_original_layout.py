@@ -9,10 +9,10 @@ import mindspore as ms
 import numpy as np
 import pytest
 
+from src.deploy.inference import load_network
+from src.deploy.runners import OnnxClassifier
 from src.inceptionv4 import Inceptionv4
-from src.inference import load_network
 from src.model_utils.config import PROJECT_ROOT, get_config
-from src.onnx_runner import OnnxClassifier
 from tests.model_zoo_originals import checkpoint_parameters
 from tests.timm_reference import TIMM_BN_EPS, expected_logp, recipe_weights, reference_input, timm_keys
 

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import run_entry_point
 from src.dataset import create_dataset
-from src.inference import load_network
+from src.deploy.inference import load_network
 from src.model_utils.config import PROJECT_ROOT, get_config
 
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")

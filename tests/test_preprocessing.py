@@ -16,12 +16,12 @@ from PIL import Image
 import eval as eval_script
 import eval_onnx
 import predict
-import src.evaluation
-from src.class_names import imagenet_class_ids, imagenet_class_names
+import src.training.parts
+from src.data.files import imagenet_class_ids, imagenet_class_names
+from src.data.preprocessing import KEYS, SOURCES, Preprocessing, resolve_image_size, resolve_preprocessing
+from src.deploy.inference import CheckpointModel, load_images
+from src.deploy.runners import OnnxClassifier
 from src.model_utils.config import PROJECT_ROOT, get_config
-from src.onnx_runner import OnnxClassifier
-from src.prediction import CheckpointModel, load_images
-from src.preprocessing import KEYS, SOURCES, Preprocessing, resolve_image_size, resolve_preprocessing
 from tests.timm_reference import photos_logp
 
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
@@ -94,13 +94,13 @@ def _config(*extra):
 def _eval_inputs(monkeypatch, cfg):
     """Run eval.py's run_eval and return the images its pipeline fed the network."""
     fed = []
-    real = src.evaluation.create_dataset
+    real = src.training.parts.create_dataset
 
     def recording(*args, **kwargs):
         data = real(*args, **kwargs)
         fed.append(data)
         return data
-    monkeypatch.setattr(src.evaluation, "create_dataset", recording)
+    monkeypatch.setattr(src.training.parts, "create_dataset", recording)
     eval_script.run_eval(cfg)
     return np.concatenate([images for images, _ in fed[0].create_tuple_iterator(num_epochs=1, output_numpy=True)])
 
@@ -170,7 +170,7 @@ def test_without_a_record_the_configuration_applies(capsys):
 def test_the_recorded_image_size_applies_unless_given(capsys):
     """The size recorded with the weights replaces the config file's; --height/--width win, with one line each
     that differs; a malformed record is refused."""
-    from src.errors import UserError
+    from src.runtime.errors import UserError
     recorded, source = {"image_size": [75, 90]}, "'w.ckpt'"
     plain = get_config(["--config_path", CPU_CONFIG])
     assert resolve_image_size(plain, {}, source) is plain
@@ -205,7 +205,7 @@ def test_original_checkpoint_evaluates_with_the_original_preprocessing(trained_c
     ({"crop_pct": 1.5}, "'crop_pct' in the configuration must lie in (0, 1]"),
 ])
 def test_bad_preprocessing_values(values, message):
-    from src.errors import UserError
+    from src.runtime.errors import UserError
     fields = {**Preprocessing().to_dict(), **values}
     with pytest.raises(UserError) as err:
         Preprocessing.from_values(fields, "in the configuration")
@@ -321,7 +321,7 @@ def test_cifar10_defaults_to_cifar10s_statistics_and_a_record_keeps_its_own(caps
     ({"resize_rounding": "ceil"}, "'resize_rounding' recorded in x is 'ceil'; allowed values: round, floor."),
 ])
 def test_bad_exact_fields(values, message):
-    from src.errors import UserError
+    from src.runtime.errors import UserError
     with pytest.raises(UserError) as err:
         Preprocessing.from_values({**Preprocessing().to_dict(), **values}, "recorded in x")
     assert str(err.value) == message

@@ -9,11 +9,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from src.data_files import CIFAR_RECORD_BYTES
+from src.data.files import CIFAR_RECORD_BYTES
 from src.dataset import create_dataset
+from src.deploy import quantization
+from src.deploy.runners import OnnxClassifier
 from src.model_utils.config import PROJECT_ROOT, get_config
-from src.onnx_runner import OnnxClassifier
-from src import quantization
 from src.tools.quantize_onnx import main as quantize_main
 
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
@@ -161,8 +161,8 @@ def test_bad_input_is_one_line_and_leaves_no_output(case, message, demo_data, tm
 
 def _held_out(cfg, model, data):
     """(images, labels) of the held-out split through the evaluation pipeline eval_onnx.py uses."""
-    from src.onnx_runner import data_config
-    from src.preprocessing import resolve_preprocessing
+    from src.deploy.runners import data_config
+    from src.data.preprocessing import resolve_preprocessing
     pipeline = create_dataset(data_config(cfg, model, "test"), data, do_train=False,
                               preprocessing=resolve_preprocessing(cfg, model.metadata))
     batches = list(pipeline.create_tuple_iterator(num_epochs=1, output_numpy=True))

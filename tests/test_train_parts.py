@@ -3,15 +3,13 @@ import math
 import os
 import types
 
-import numpy as np
 import mindspore as ms
+import numpy as np
 import pytest
 
 from src.callback import CheckpointSaver, ProgressMonitor, TrainingDiverged
 from src.inceptionv4 import Inceptionv4
-from src.loss import CrossEntropySmooth
-from src.lr_schedule import get_lr
-from src.training import create_optimizer, param_groups
+from src.training.parts import CrossEntropySmooth, create_optimizer, get_lr, param_groups
 
 STEPS = 10
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from mindspore import Tensor
 
-from src import training_record
-from src.training_record import COLUMNS, CURVES_FILE, METRICS_FILE, TrainingRecord, draw_curves
+from src import callback
+from src.callback import COLUMNS, CURVES_FILE, METRICS_FILE, TrainingRecord, draw_curves
 
 STEPS = 4
 BATCH = 8
@@ -49,7 +49,7 @@ def _rows(folder):
 def clock(monkeypatch):
     """time.time() of the record advances 0.5 s per call."""
     ticks = iter(np.arange(1000) * 0.5)
-    monkeypatch.setattr(training_record, "time", types.SimpleNamespace(time=lambda: float(next(ticks))))
+    monkeypatch.setattr(callback, "time", types.SimpleNamespace(time=lambda: float(next(ticks))))
 
 
 def test_one_row_per_epoch_with_the_epochs_values(tmp_path, clock):

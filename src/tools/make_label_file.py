@@ -7,15 +7,15 @@ class names the model records (--model), or else by their sorted order.
 import argparse
 import os
 
-from src.class_names import model_classes
-from src.errors import UserError, report_user_errors
-from src.fileio import check_input_file, prepare_output_file
-from src.label_file import write_label_file
+from src.checkpoint import checkpoint_metadata, exported_metadata
+from src.data.files import model_classes, write_label_file
+from src.runtime.errors import UserError, report_user_errors
+from src.runtime.fileio import check_input_file, prepare_output_file
 
 
 def model_class_names(path):
     """(class names, WordNet ids) a checkpoint (.ckpt) or an exported ONNX model (.onnx) records
-    (src.class_names.model_classes), or (None, None)."""
+    (src.data.files.model_classes), or (None, None)."""
     check_input_file(path, "model", "pass the .ckpt or .onnx file the inference app's model was made from.")
     from src.checkpoint import checkpoint_metadata, read_checkpoint  # pylint: disable=import-outside-toplevel
     if path.lower().endswith(".onnx"):
@@ -25,8 +25,8 @@ def model_class_names(path):
         except Exception as err:  # pylint: disable=broad-except  # any parse failure: not an ONNX file
             raise UserError(f"'{os.path.abspath(path)}' is not a readable ONNX model ({type(err).__name__}).") \
                 from None
-        return model_classes(checkpoint_metadata(props))
-    return model_classes(checkpoint_metadata(read_checkpoint(path)))
+        return model_classes(exported_metadata(props, path))
+    return model_classes(checkpoint_metadata(read_checkpoint(path), path))
 
 
 @report_user_errors

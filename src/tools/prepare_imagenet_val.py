@@ -17,8 +17,8 @@ import re
 import shutil
 import tempfile
 
-from src.data_files import IMAGE_EXTENSIONS
-from src.errors import UserError, report_user_errors
+from src.data.files import IMAGE_EXTENSIONS
+from src.runtime.errors import UserError, report_user_errors
 
 KAGGLE_HEADER = ("ImageId", "PredictionString")
 WNID = re.compile(r"n\d{8}")

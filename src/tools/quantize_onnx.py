@@ -16,19 +16,19 @@ images the calibration did not use and refuses (one error line, no file) when IN
 Calibration reads the training split of DATA (ImageNet root or train/ folder, or the CIFAR-10 folder's
 data_batch files) through the evaluation preprocessing eval_onnx.py uses; ds_type, num_classes and the
 preprocessing keys apply as for eval_onnx.py, batch size and image size come from the model. See
-src/quantization.py for what is quantized and what stays in float32.
+src/deploy/quantization.py for what is quantized and what stays in float32.
 """
 import argparse
 import sys
 
-from src.class_names import model_classes
-from src.errors import UserError, report_user_errors
-from src.fileio import atomic_output, check_not_input
-from src.inference import model_file
+from src.data.files import model_classes
+from src.data.preprocessing import resolve_preprocessing
+from src.deploy import quantization
+from src.deploy.inference import model_file
+from src.deploy.runners import OnnxClassifier, data_config
 from src.model_utils.config import get_config
-from src.onnx_runner import OnnxClassifier, data_config
-from src.preprocessing import resolve_preprocessing
-from src import quantization
+from src.runtime.errors import UserError, report_user_errors
+from src.runtime.fileio import atomic_output, check_not_input
 
 TOOL = "quantize_onnx"
 DEFAULT_CHECK_IMAGES = 320  # 1 point = 3 images: a good network's few flips in either direction do not refuse it

@@ -4,15 +4,15 @@ import os
 import time
 
 from moxing import log_event  # the stub; the wrapper imports it again on its own
-from src.errors import report_user_errors
+from src.runtime.errors import report_user_errors
 from src.model_utils.config import get_config
-from src.model_utils.modelarts_unzip import modelarts_pre_process
+from src.model_utils.moxing_adapter import extract_dataset_zip
 from src.model_utils.moxing_adapter import moxing_wrapper
 
 
 def pre_process(cfg):
     log_event("pre")
-    modelarts_pre_process(cfg)
+    extract_dataset_zip(cfg)
 
 
 @moxing_wrapper(pre_process=pre_process, post_process=lambda cfg: log_event("post"))

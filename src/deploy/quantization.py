@@ -9,7 +9,7 @@
    The classifier head (pooling, BatchNorm1d, dense, BatchNorm1d, log-softmax) and any convolutions named
    in `keep_float` stay float32.
 
-What keeps the accuracy is the folded BatchNorm (export.py's default, src/folding.py): with a BatchNorm
+What keeps the accuracy is the folded BatchNorm (export.py's default, src/deploy/inference.py): with a BatchNorm
 between a conv and its ReLU, the conv's raw output is quantized with one scale for all channels before the
 BatchNorm rescales each channel, and channels with a small range lose their precision (docs/export.md, "Inference
 on the CPU", for the measurements).
@@ -33,8 +33,8 @@ from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, 
 from onnxruntime.quantization.calibrate import save_tensors_data
 
 from src.dataset import create_dataset, explain_pipeline_errors
-from src.errors import UserError
 from src.model_utils.config import Config
+from src.runtime.errors import UserError
 
 QUANT_OPSET = 13
 DEFAULT_METHOD = "minmax"
@@ -225,7 +225,7 @@ def quantize_model(source, output, input_name, batches, method=DEFAULT_METHOD, k
 def top1_check(float_path, int8_path, images, labels):
     """Top-1 of the float32 and INT8 models on `images` with `labels`, and the share of images whose top-1
     class is the same in both: {"float_top1", "int8_top1", "agreement"}."""
-    from src.onnx_runner import OnnxClassifier
+    from src.deploy.runners import OnnxClassifier
     float_top1 = OnnxClassifier(float_path, "CPU").predict(images).argmax(1)
     int8_top1 = OnnxClassifier(int8_path, "CPU").predict(images).argmax(1)
     return {"float_top1": float((float_top1 == labels).mean()), "int8_top1": float((int8_top1 == labels).mean()),
@@ -238,7 +238,7 @@ SPEED_ROUNDS = 5
 def speeds(float_path, int8_path, images):
     """Images/s of the float32 and the INT8 model on the batch `images` in onnxruntime on this CPU: medians of
     SPEED_ROUNDS runs, alternating between the two after one warm-up run each."""
-    from src.onnx_runner import OnnxClassifier
+    from src.deploy.runners import OnnxClassifier
     models = [OnnxClassifier(path, "CPU") for path in (float_path, int8_path)]
     times = [[], []]
     for model in models:

@@ -14,8 +14,8 @@ import math
 
 import mindspore.dataset.vision as V
 
-from src.errors import UserError
-from src.model_utils.config import Config
+from src.checkpoint import IMAGE_SIZE_KEY, PREPROCESSING_KEY
+from src.runtime.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -145,21 +145,12 @@ def resolve_preprocessing(cfg, metadata, source="the weights", printer=print):
     """The preprocessing recorded in `metadata` (a checkpoint's or exported model's), with the config's values
     for keys set explicitly on the command line; without a record, the config's (the original's by default).
     An explicit value that differs from the record is announced in one line."""
-    recorded = metadata.get("preprocessing")
+    recorded = metadata.get(PREPROCESSING_KEY)
     if not isinstance(recorded, dict) or any(key not in recorded for key in KEYS):
         return config_preprocessing(cfg)
     values = Preprocessing.from_values(_completed(recorded, metadata), f"recorded in {source}").to_dict()
     _apply_given(cfg, values, KEYS, "preprocessing", source, printer)
     return Preprocessing.from_values(values, "on the command line")
-
-
-IMAGE_SIZE_KEY = "image_size"
-"""Metadata key of the [height, width] the weights were trained (or converted) at."""
-
-
-def image_size_metadata(cfg):
-    """The metadata entry recording cfg's input size."""
-    return {IMAGE_SIZE_KEY: [cfg.height, cfg.width]}
 
 
 def resolve_image_size(cfg, metadata, source="the weights", printer=print):
@@ -178,7 +169,7 @@ def resolve_image_size(cfg, metadata, source="the weights", printer=print):
     if (values["height"], values["width"]) != (cfg.height, cfg.width):
         printer(f"image size: {values['height']}x{values['width']}, recorded in {source} (the config says "
                 f"{cfg.height}x{cfg.width}; --height/--width override it)", flush=True)
-    return Config({**cfg.to_dict(), **values}, [key for key in cfg.to_dict() if cfg.given(key)])
+    return cfg.replace(**values)
 
 
 def _apply_given(cfg, values, keys, what, source, printer):

@@ -1,7 +1,7 @@
 """Clean stops on Ctrl-C (SIGINT) and SIGTERM.
 
     if __name__ == "__main__":        # first lines of an entry point, before any import that starts a thread
-        from src.interrupt import catch_signals
+        from src.runtime.interrupt import catch_signals
         catch_signals()
 
 A signal is recorded, never acted on while the entry point's imports run (an exception inside `import
@@ -27,6 +27,8 @@ import os
 import signal
 import sys
 import threading
+
+from src.runtime.errors import report_user_errors
 
 NAMES = {signal.SIGINT: "SIGINT (Ctrl-C)", signal.SIGTERM: "SIGTERM"}
 
@@ -162,6 +164,13 @@ def exit_at_once(detail="", remove=()):
         yield
     finally:
         _State.at_once.pop()
+
+
+def entry_point(main):
+    """The decorator of the five entry points' main (train, eval, export, eval_onnx, predict), which call
+    catch_signals before their imports: a UserError is one line with exit code 2 (report_user_errors), a stop
+    by SIGINT/SIGTERM one line with 128 + the signal number (report_interruptions)."""
+    return report_user_errors(report_interruptions(main))
 
 
 def report_interruptions(main):

@@ -1,22 +1,114 @@
-"""predict.py's parts: the images to classify, the model (a checkpoint or an exported MINDIR file in MindSpore,
-or an ONNX file in onnxruntime), and the class names its outputs are reported with."""
+"""A trained network for inference: the checkpoint loaded in eval mode (`load_network`, shared by eval.py,
+export.py and predict.py), BatchNorm folding, the file names of exported models, and predict.py's parts (the
+images to classify, the model: a checkpoint or an exported MINDIR file in MindSpore, or an ONNX file in
+onnxruntime, and the class names its outputs are reported with).
+
+BatchNorm folding: in eval mode a BatchNorm after a conv is a per-channel affine map, so conv + BatchNorm
+equals one conv with scaled weights and a bias:
+
+    scale = gamma / sqrt(moving_variance + eps)      (eps: that BatchNorm's own)
+    W' = W * scale (per output channel)              b' = beta + (b - moving_mean) * scale
+
+(b = 0 for convs without bias). Only `nn.Conv2dBnAct` cells with a BatchNorm change; everything else
+(the head's BatchNorm1d and DenseBnAct included) is left as it is. The folded network is for inference
+only: it has no moving statistics to train or save.
+"""
 import os
 import stat
 
 import mindspore as ms
 import numpy as np
+from mindspore import nn
 
-from src import interrupt
-from src.checkpoint import AIR_HINT, checkpoint_metadata, exported_format
-from src.class_names import imagenet_class_names, read_class_names
-from src.data_files import IMAGE_EXTENSIONS
-from src.errors import UserError
-from src.fileio import unreachable
-from src.image_check import image_data_problem, undecodable_format
-from src.inference import load_network, onnx_path
-from src.mindir_runner import MindirClassifier
-from src.onnx_runner import OnnxClassifier
-from src.preprocessing import resolve_image_size
+from src.checkpoint import (AIR_HINT, CLASS_NAMES_KEY, EXPORT_EXTENSIONS, assign_params, checkpoint_metadata,
+                            checkpoint_num_classes, exported_format, read_checkpoint)
+from src.data.files import (IMAGE_EXTENSIONS, image_data_problem, imagenet_class_names, read_class_names,
+                            undecodable_format)
+from src.data.preprocessing import resolve_image_size
+from src.deploy.runners import MindirClassifier, OnnxClassifier, padded_batches
+from src.inceptionv4 import network_from_config
+from src.runtime import interrupt
+from src.runtime.errors import UserError
+from src.runtime.fileio import unreachable
+
+
+def batchnorm_affine(gamma, beta, mean, variance, eps):
+    """(scale, shift) of an eval-mode BatchNorm: it maps x to x * scale + shift, per channel."""
+    scale = gamma / np.sqrt(variance + eps)
+    return scale, beta - mean * scale
+
+
+def folded_conv(conv, batchnorm):
+    """A new nn.Conv2d with bias equal to `conv` followed by `batchnorm` in eval mode."""
+    if batchnorm.use_batch_statistics:
+        raise ValueError("a BatchNorm with use_batch_statistics=True normalises with the batch's own "
+                         "statistics even in eval mode and cannot be folded into its conv.")
+    scale, shift = batchnorm_affine(*(param.asnumpy().astype(np.float64) for param in (
+        batchnorm.gamma, batchnorm.beta, batchnorm.moving_mean, batchnorm.moving_variance)), batchnorm.eps)
+    weight = conv.weight.asnumpy().astype(np.float64) * scale.reshape(-1, 1, 1, 1)
+    bias = conv.bias.asnumpy().astype(np.float64) if conv.has_bias else np.zeros_like(shift)
+    bias = shift + bias * scale
+    return nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride,
+                     pad_mode=conv.pad_mode, padding=conv.padding, dilation=conv.dilation, group=conv.group,
+                     has_bias=True, weight_init=ms.Tensor(weight.astype(np.float32)),
+                     bias_init=ms.Tensor(bias.astype(np.float32)), data_format=conv.data_format)
+
+
+def fold_batchnorm(net):
+    """Fold the BatchNorm of every nn.Conv2dBnAct in `net` into its conv, in place; return `net` in eval
+    mode. The result computes what `net` computes in eval mode, up to float32 rounding.
+
+    Fold before the network's first graph-mode call: a compiled graph would keep running the old cells.
+    """
+    if net.compile_cache:
+        raise ValueError("fold_batchnorm needs a network that has not been compiled yet (a graph-mode "
+                         "call keeps running the compiled graph): fold it before its first call.")
+    for _, cell in list(net.cells_and_names()):
+        if isinstance(cell, nn.Conv2dBnAct) and cell.has_bn:
+            weight_name = cell.conv.weight.name
+            cell.conv = folded_conv(cell.conv, cell.batchnorm)
+            del cell.batchnorm
+            cell.has_bn = False
+            # Parameter names must stay unique in the graph: the conv's weight keeps its full name.
+            cell.conv.weight.name = weight_name
+            cell.conv.bias.name = weight_name[:-len("weight")] + "bias"
+    net.set_train(False)
+    return net
+
+
+def model_file(file_name, file_format):
+    """`file_name` with the extension of `file_format` appended unless it already ends with it."""
+    extension = EXPORT_EXTENSIONS[file_format]
+    return file_name if file_name.lower().endswith(extension) else file_name + extension
+
+
+_KINDS = {"checkpoint": "a MindSpore checkpoint", "MINDIR": "an exported MINDIR model", "AIR": "an exported AIR model"}
+
+
+def onnx_path(file_name, elsewhere):
+    """The ONNX file --file_name names: `file_name` when that file exists, else with '.onnx' added (model_file).
+    UserError when it names a checkpoint (.ckpt) or a MINDIR or AIR file of a kind in `elsewhere`, whose value
+    says where that kind goes."""
+    kind = "checkpoint" if file_name.lower().endswith(".ckpt") else exported_format(file_name)
+    if kind in elsewhere:
+        raise UserError(f"--file_name '{file_name}' is {_KINDS[kind]}, not an ONNX model: {elsewhere[kind]}.")
+    return file_name if os.path.isfile(file_name) else model_file(file_name, "ONNX")
+
+
+def load_network(cfg, path, infer_classes=False):
+    """The eval-mode network of `cfg` holding the weights of checkpoint `path`: (network, checkpoint dict).
+    The one way eval.py, export.py and predict.py read a checkpoint. With `infer_classes` (predict.py) the
+    class count is the checkpoint's unless --num_classes was given. With cfg.fold_batchnorm each conv's
+    BatchNorm is folded into the conv (src/deploy/inference.py)."""
+    params = read_checkpoint(path)
+    classes = cfg.num_classes
+    if infer_classes and not cfg.given("num_classes"):
+        classes = checkpoint_num_classes(params) or classes
+    net = network_from_config(cfg, is_train=False, num_classes=classes)
+    assign_params(net, params, path)
+    if cfg.fold_batchnorm:
+        fold_batchnorm(net)
+    return net, params
 
 
 def list_images(path, warn=print):
@@ -103,27 +195,24 @@ def load_images(paths, preprocessing, height, width):
 
 class CheckpointModel:
     """A checkpoint in MindSpore (eval mode), run in batches of cfg.batch_size (the last one padded), at the
-    input size recorded with it (src.preprocessing.resolve_image_size)."""
+    input size recorded with it (src.data.preprocessing.resolve_image_size)."""
 
     def __init__(self, cfg):
         self.net, params = load_network(cfg, cfg.ckpt_file, infer_classes=True)
-        self.metadata = checkpoint_metadata(params)
+        self.metadata = checkpoint_metadata(params, cfg.ckpt_file)
         self.num_classes = self.net.softmax.dense.weight.shape[0]
         self.source = f"'{cfg.ckpt_file}'"
         cfg = resolve_image_size(cfg, self.metadata, self.source)
         self.height, self.width, self.batch_size = cfg.height, cfg.width, cfg.batch_size
 
     def predict(self, images):
-        """Log-probabilities of `images`. A signal stops after the current batch (src.interrupt; a second one
+        """Log-probabilities of `images`. A signal stops after the current batch (src.runtime.interrupt; a second one
         at once: the first batch compiles the graph)."""
         outputs = []
         with interrupt.safe_points():
-            for start in range(0, len(images), self.batch_size):
-                chunk = images[start:start + self.batch_size]
-                padded = np.zeros((self.batch_size,) + chunk.shape[1:], np.float32)
-                padded[:len(chunk)] = chunk  # eval mode: the zero padding does not change the real images' outputs
+            for batch, count in padded_batches(images, self.batch_size):
                 with interrupt.exit_at_once():
-                    outputs.append(self.net(ms.Tensor(padded)).asnumpy()[:len(chunk)])
+                    outputs.append(self.net(ms.Tensor(batch)).asnumpy()[:count])
                 interrupt.check()
         return np.concatenate(outputs)
 
@@ -172,8 +261,8 @@ def class_names(user_value, metadata, num_classes, source):
     the weights, else ImageNet-1k's for 1000 classes, else the class indices."""
     if user_value:
         names, origin = read_class_names(user_value), f"'{user_value}'"
-    elif metadata.get("class_names"):
-        names, origin = list(metadata["class_names"]), f"the names recorded in {source}"
+    elif metadata.get(CLASS_NAMES_KEY):
+        names, origin = list(metadata[CLASS_NAMES_KEY]), f"the names recorded in {source}"
     elif num_classes == 1000:
         names, origin = imagenet_class_names(), "the ImageNet-1k class names"
     else:
