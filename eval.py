@@ -15,8 +15,8 @@ from mindspore.train import Callback
 
 from src.callback import StopOnSignal
 from src.checkpoint import checkpoint_metadata, exported_format
-from src.data.files import class_indexing, dataset_class_names, evaluation_classes
-from src.data.preprocessing import resolve_image_size, resolve_preprocessing
+from src.inputs.files import class_indexing, dataset_class_names, evaluation_classes
+from src.inputs.preprocessing import resolve_image_size, resolve_preprocessing
 from src.dataset import explain_pipeline_errors
 from src.deploy.inference import load_network
 from src.deploy.runners import MindirClassifier, data_config

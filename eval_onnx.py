@@ -16,8 +16,8 @@ if __name__ == "__main__":  # before any import starts a thread (src/runtime/int
 import os
 
 from src.checkpoint import AIR_HINT
-from src.data.files import CIFAR_EVAL_FILE, evaluation_classes, imagenet_split_folder, list_image_folder
-from src.data.preprocessing import resolve_preprocessing
+from src.inputs.files import CIFAR_EVAL_FILE, evaluation_classes, imagenet_split_folder, list_image_folder
+from src.inputs.preprocessing import resolve_preprocessing
 from src.dataset import create_dataset, explain_pipeline_errors
 from src.deploy.inference import onnx_path
 from src.deploy.metrics import NonFiniteScores, TopKAccuracy

@@ -18,8 +18,8 @@ import mindspore as ms
 import numpy as np
 
 from src.checkpoint import METADATA_KEY, NUM_CLASSES_KEY, checkpoint_metadata, encode_metadata, weights_metadata
-from src.data.files import model_classes
-from src.data.preprocessing import resolve_image_size, resolve_preprocessing
+from src.inputs.files import model_classes
+from src.inputs.preprocessing import resolve_image_size, resolve_preprocessing
 from src.deploy.inference import load_network, model_file
 from src.deploy.runners import BATCH_DIM, record_onnx_metadata
 from src.model_utils.config import get_config

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from src.data.files import read_label_file
+from src.inputs.files import read_label_file
 from src.deploy.metrics import NonFiniteScores, topk_correct
 from src.model_utils.config import get_config
 from src.runtime.errors import UserError, report_user_errors

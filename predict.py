@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from src.data.preprocessing import resolve_preprocessing
+from src.inputs.preprocessing import resolve_preprocessing
 from src.deploy.inference import class_names, image_batches, list_images, open_model
 from src.model_utils.config import get_config
 from src.runtime import interrupt

@@ -11,7 +11,7 @@ import mindspore as ms
 from src.callback import (METRICS_FILE, PROFILER_DIR, CheckpointSaver, EvalCallBack, ProfilingCallback, ProgressMonitor,
                           StopOnSignal, TrainingRecord)
 from src.checkpoint import TRAINING_KEY, checkpoint_metadata, read_checkpoint, weights_metadata
-from src.data.preprocessing import resolve_image_size, resolve_preprocessing
+from src.inputs.preprocessing import resolve_image_size, resolve_preprocessing
 from src.dataset import explain_pipeline_errors
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import extract_dataset_zip, moxing_wrapper

@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from src.runtime.context import apply_cpu_defaults  # noqa: E402
-from src.data.files import read_image_file  # noqa: E402
+from src.inputs.files import read_image_file  # noqa: E402
 from src.model_utils.config import get_config  # noqa: E402
 from src.tools.make_demo_data import class_name, digit_image  # noqa: E402
 

@@ -5,7 +5,7 @@
 For several encodings (baseline, progressive, optimized tables, 4:4:4, grey, CMYK, EXIF) writes copies with
 one random byte of the headers changed, decodes each with mindspore.dataset.vision.Decode in a child process
 (restarted after a crash) and prints how many decoded, failed with an error or crashed the process, and how
-many of those src.data.files.image_data_problem rejects. Rerun after a MindSpore upgrade.
+many of those src.inputs.files.image_data_problem rejects. Rerun after a MindSpore upgrade.
 
 Measured with MindSpore 2.10 (seeds 0-2): about 1 in 10 such files crashes the process; a few more decode
 alone but crash it when decoded right after a file that failed with an error.
@@ -24,7 +24,7 @@ from PIL import Image
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from src.data.files import image_data_problem  # noqa: E402
+from src.inputs.files import image_data_problem  # noqa: E402
 
 EXIF = Image.Exif()
 EXIF[0x010F] = "Camera"
@@ -110,7 +110,7 @@ def main():
     print(f"{len(files)} JPEG files with one header byte changed: MindSpore Decode decoded {counts['decoded']}, "
           f"raised an error on {counts['error']}, crashed the process on {counts['crash']}; {counts[after]} more "
           f"decode alone but crashed it right after a failed decode")
-    print(f"rejected by src.data.files: {flagged['crash']} of {counts['crash']} crashing, "
+    print(f"rejected by src.inputs.files: {flagged['crash']} of {counts['crash']} crashing, "
           f"{flagged['error']} of {counts['error']} failing, {flagged[after]} of {counts[after]} crashing after "
           f"an error, {flagged['decoded']} of {counts['decoded']} decodable")
 

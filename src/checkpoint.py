@@ -2,7 +2,7 @@
 not a checkpoint, parameters of another shape, e.g. another num_classes, or parameters the file lacks), atomic
 saving, and the metadata every weight file carries (METADATA_KEY, its keys, one writer and one reader for
 checkpoints, ONNX and MINDIR files). MindSpore is imported where a checkpoint is read or written, so that
-src/data/ uses the keys without it.
+src/inputs/ uses the keys without it.
 """
 import json
 import os
@@ -127,7 +127,7 @@ METADATA_KEY = "inceptionv4_metadata"
 """The entry holding a JSON object of facts that travel with the weights: a checkpoint entry, an ONNX file's
 metadata_props, a MINDIR file's user_info (the original's checkpoints have none). Its keys:"""
 PREPROCESSING_KEY = "preprocessing"
-"""the evaluation preprocessing (src.data.preprocessing.Preprocessing.to_dict)"""
+"""the evaluation preprocessing (src.inputs.preprocessing.Preprocessing.to_dict)"""
 IMAGE_SIZE_KEY = "image_size"
 """the [height, width] the weights were trained (or converted) at"""
 CLASS_NAMES_KEY = "class_names"
@@ -141,7 +141,7 @@ TRAINING_KEY = "training"
 
 
 def weights_metadata(preprocessing, height, width, class_names=None, class_ids=None):
-    """The metadata of weights fed `preprocessing` (src.data.preprocessing.Preprocessing) at height x width,
+    """The metadata of weights fed `preprocessing` (src.inputs.preprocessing.Preprocessing) at height x width,
     with their classes when known."""
     metadata = {PREPROCESSING_KEY: preprocessing.to_dict(), IMAGE_SIZE_KEY: [height, width]}
     if class_names:

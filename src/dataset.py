@@ -13,8 +13,8 @@ import mindspore.dataset as ds
 import mindspore.dataset.vision as V
 import numpy as np
 
-from src.data.files import cifar_files, imagenet_split_folder, list_image_folder, read_cifar_file, read_image_file
-from src.data.preprocessing import INTERPOLATIONS, config_preprocessing
+from src.inputs.files import cifar_files, imagenet_split_folder, list_image_folder, read_cifar_file, read_image_file
+from src.inputs.preprocessing import INTERPOLATIONS, config_preprocessing
 from src.runtime.errors import UserError
 
 CIFAR_PAD = 4
@@ -67,12 +67,12 @@ def create_dataset_imagenet(cfg, dataset_path, do_train, rank_id=0, group_size=1
     """Pipeline over an ImageNet-style folder (<path>/<class>/<image>; label: the class folder's position in
     the model's classes, found by WordNet id in `class_ids` or by name in `class_names`, or else in the sorted
     class folders), or over
-    the train/ (do_train) or validation folder of an ImageNet root (src.data.files.imagenet_split_folder).
+    the train/ (do_train) or validation folder of an ImageNet root (src.inputs.files.imagenet_split_folder).
 
     Train (cfg.augment): random crop (scale 0.08-1, ratio 3/4-4/3) decoded and resized to (height, width),
     horizontal flip, colour jitter 0.4. Eval, and train without augment: decode, resize the shorter side to
     size / crop_pct, centre crop (`preprocessing`, by default the config's; see its eval_ops). Every file
-    is checked as it is read (src.data.files: empty, not an image, truncated, damaged JPEG headers): a bad
+    is checked as it is read (src.inputs.files: empty, not an image, truncated, damaged JPEG headers): a bad
     one stops the pipeline with an error naming it.
     """
     split = imagenet_split_folder(dataset_path, do_train)
@@ -127,7 +127,7 @@ def create_dataset_cifar10(cfg, dataset_path, do_train, rank_id=0, group_size=1,
 
 def create_dataset(cfg, dataset_path, do_train, rank_id=0, group_size=1, shuffle=None, preprocessing=None,
                    class_names=None, class_ids=None):
-    """The pipeline for cfg.ds_type ('imagenet' or 'cifar10'); `preprocessing` (src.data.preprocessing) defaults to
+    """The pipeline for cfg.ds_type ('imagenet' or 'cifar10'); `preprocessing` (src.inputs.preprocessing) defaults to
     the config's keys."""
     create = {"imagenet": create_dataset_imagenet, "cifar10": create_dataset_cifar10}[cfg.ds_type]
     return create(cfg, dataset_path, do_train, rank_id, group_size, shuffle, preprocessing, class_names, class_ids)

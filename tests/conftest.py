@@ -66,7 +66,7 @@ def quickstart(tmp_path_factory):
 def write_small_cifar(demo_data, folder, train_records, eval_records=0):
     """Make `folder` a CIFAR-10 folder holding the first records of the demo training file (and, when
     `eval_records` > 0, of the held-out file): real digits, few enough for quick training runs."""
-    from src.data.files import CIFAR_EVAL_DIR, CIFAR_EVAL_FILE, CIFAR_RECORD_BYTES, CIFAR_TRAIN_DIR
+    from src.inputs.files import CIFAR_EVAL_DIR, CIFAR_EVAL_FILE, CIFAR_RECORD_BYTES, CIFAR_TRAIN_DIR
     parts = [(CIFAR_TRAIN_DIR, "data_batch_1.bin", train_records), (CIFAR_EVAL_DIR, CIFAR_EVAL_FILE, eval_records)]
     for sub, name, records in parts:
         if records:

@@ -56,8 +56,8 @@ def data_config(height=SIZE, width=SIZE, batch_size=32):
 
 def eval_tensors(folder, height=SIZE, width=SIZE, preprocessing=None):
     """(image stems, images N x 3 x height x width, labels) from the Python eval pipeline (`preprocessing`:
-    src.data.preprocessing.Preprocessing, by default the config's)."""
-    from src.data.files import list_image_folder
+    src.inputs.preprocessing.Preprocessing, by default the config's)."""
+    from src.inputs.files import list_image_folder
     from src.dataset import create_dataset_imagenet
     files = list_image_folder(folder).files
     data = create_dataset_imagenet(data_config(height, width), folder, False, shuffle=False,
@@ -193,7 +193,7 @@ def test_app_matches_onnxruntime_on_the_eval_pipeline(val_run, val_dir, onnx_mod
           f"{(app_logits.argmax(axis=1) != ort_logits.argmax(axis=1)).sum()}; smallest top-2 gap "
           f"{(top2[:, 1] - top2[:, 0]).min():.3g}")
     assert tensor_diff <= TENSOR_TOLERANCE
-    from src.data.preprocessing import Preprocessing
+    from src.inputs.preprocessing import Preprocessing
     assert f"\n{Preprocessing().describe(SIZE, SIZE)}\n" in result.stdout and "differs" not in result.stdout
     assert np.all(np.isfinite(app_logits))
     assert logit_diff <= NOISE_FACTOR * noise
@@ -269,7 +269,7 @@ def test_app_applies_the_preprocessing_recorded_in_the_model_and_flags_override_
     import dataclasses
 
     from src.checkpoint import read_checkpoint, save_checkpoint
-    from src.data.preprocessing import SOURCES, Preprocessing
+    from src.inputs.preprocessing import SOURCES, Preprocessing
     timm = dataclasses.replace(SOURCES["timm"], resize_backend="numpy")
     recorded = str(tmp_path / "timm_settings.ckpt")
     save_checkpoint(read_checkpoint(checkpoint), recorded, metadata={"preprocessing": timm.to_dict()})
@@ -451,13 +451,13 @@ def test_app_bad_recorded_preprocessing(app, tmp_path, image_dir, recorded, mess
 
 
 def test_app_says_it_cannot_reproduce_pils_resize(app, tmp_path, image_dir):
-    """timm's record (PIL's antialiased resize, src.data.preprocessing.SOURCES): one line saying OpenCV resizes instead,
+    """timm's record (PIL's antialiased resize, src.inputs.preprocessing.SOURCES): one line saying OpenCV resizes instead,
     read before the model is loaded (here a model without a graph)."""
     import json
 
     import onnx
 
-    from src.data.preprocessing import SOURCES
+    from src.inputs.preprocessing import SOURCES
     model = str(tmp_path / "timm.onnx")
     proto = onnx.ModelProto()
     proto.metadata_props.add(key="inceptionv4_metadata",

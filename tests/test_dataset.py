@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from src.data.files import CIFAR_RECORD_BYTES, cifar_files, image_data_problem, list_image_folder, read_cifar_file
-from src.data.preprocessing import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
+from src.inputs.files import CIFAR_RECORD_BYTES, cifar_files, image_data_problem, list_image_folder, read_cifar_file
+from src.inputs.preprocessing import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
 from src.dataset import (create_dataset, create_dataset_cifar10, create_dataset_imagenet, explain_pipeline_errors,
                          worker_count)
 from src.model_utils.config import PROJECT_ROOT, Config, get_config

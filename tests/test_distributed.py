@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import write_small_cifar
-from src.data.files import CIFAR_TRAIN_DIR, read_cifar_file
+from src.inputs.files import CIFAR_TRAIN_DIR, read_cifar_file
 from src.dataset import create_dataset
 from src.model_utils.config import PROJECT_ROOT, get_config
 from src.runtime.context import init_distributed, is_distributed, launcher_device_id

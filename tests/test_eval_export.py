@@ -15,7 +15,7 @@ import pytest
 from mindspore import nn
 
 from conftest import example_pattern, readme_example
-from src.data.files import CIFAR_RECORD_BYTES
+from src.inputs.files import CIFAR_RECORD_BYTES
 from src.dataset import create_dataset
 from src.deploy.inference import model_file
 from src.deploy.metrics import TopKAccuracy, topk_correct

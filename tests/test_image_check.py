@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from src.data.files import image_data_problem
+from src.inputs.files import image_data_problem
 
 RNG = np.random.default_rng(0)
 PIXELS = np.asarray(Image.fromarray(RNG.integers(0, 256, (30, 40, 3), dtype=np.uint8)).resize((200, 150)))

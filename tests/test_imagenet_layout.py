@@ -15,9 +15,9 @@ from PIL import Image
 import eval as eval_script
 import eval_onnx
 from src.checkpoint import checkpoint_metadata, read_checkpoint, save_checkpoint
-from src.data.files import (evaluation_classes, folder_classes, imagenet_class_ids, imagenet_class_names,
+from src.inputs.files import (evaluation_classes, folder_classes, imagenet_class_ids, imagenet_class_names,
                             list_image_folder, model_classes)
-from src.data.preprocessing import resolve_preprocessing
+from src.inputs.preprocessing import resolve_preprocessing
 from src.deploy.inference import CheckpointModel, load_images
 from src.deploy.metrics import TopKAccuracy
 from src.model_utils.config import PROJECT_ROOT, get_config
@@ -178,7 +178,7 @@ def test_original_checkpoint_without_a_record_knows_imagenets_classes(tmp_path):
 
 
 def test_a_wordnet_id_training_tree_records_names_and_ids():
-    """train.py records a wnid tree's classes by name, with the wnids as class_ids (src.data.files)."""
+    """train.py records a wnid tree's classes by name, with the wnids as class_ids (src.inputs.files)."""
     folders = [WNIDS[2], WNIDS[7], WNIDS[999]]
     assert folder_classes(folders) == ([NAMES[2], NAMES[7], NAMES[999]], folders)
     assert folder_classes(["cat", "dog"]) == (["cat", "dog"], None)

@@ -14,7 +14,7 @@ import onnx
 import pytest
 
 from conftest import run_entry_point
-from src.data.files import list_image_folder
+from src.inputs.files import list_image_folder
 from src.dataset import create_dataset
 from src.deploy.runners import record_onnx_metadata
 from src.model_utils.config import MIN_IMAGE_SIZE, PROJECT_ROOT, RANGES, get_config, parse_interval, read_yaml

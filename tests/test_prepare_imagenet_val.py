@@ -11,7 +11,7 @@ import pytest
 import scipy.io
 from PIL import Image
 
-from src.data.files import imagenet_class_ids
+from src.inputs.files import imagenet_class_ids
 from src.model_utils.config import PROJECT_ROOT
 
 WNIDS = imagenet_class_ids()

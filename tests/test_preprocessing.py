@@ -17,8 +17,8 @@ import eval as eval_script
 import eval_onnx
 import predict
 import src.training.parts
-from src.data.files import imagenet_class_ids, imagenet_class_names
-from src.data.preprocessing import KEYS, SOURCES, Preprocessing, resolve_image_size, resolve_preprocessing
+from src.inputs.files import imagenet_class_ids, imagenet_class_names
+from src.inputs.preprocessing import KEYS, SOURCES, Preprocessing, resolve_image_size, resolve_preprocessing
 from src.deploy.inference import CheckpointModel, load_images
 from src.deploy.runners import OnnxClassifier
 from src.model_utils.config import PROJECT_ROOT, get_config

@@ -9,7 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from src.data.files import CIFAR_RECORD_BYTES
+from src.inputs.files import CIFAR_RECORD_BYTES
 from src.dataset import create_dataset
 from src.deploy import quantization
 from src.deploy.runners import OnnxClassifier
@@ -162,7 +162,7 @@ def test_bad_input_is_one_line_and_leaves_no_output(case, message, demo_data, tm
 def _held_out(cfg, model, data):
     """(images, labels) of the held-out split through the evaluation pipeline eval_onnx.py uses."""
     from src.deploy.runners import data_config
-    from src.data.preprocessing import resolve_preprocessing
+    from src.inputs.preprocessing import resolve_preprocessing
     pipeline = create_dataset(data_config(cfg, model, "test"), data, do_train=False,
                               preprocessing=resolve_preprocessing(cfg, model.metadata))
     batches = list(pipeline.create_tuple_iterator(num_epochs=1, output_numpy=True))

@@ -22,7 +22,7 @@ import pytest
 
 from conftest import run_entry_point
 from src.checkpoint import checkpoint_metadata, read_checkpoint
-from src.data.files import CIFAR_TRAIN_DIR
+from src.inputs.files import CIFAR_TRAIN_DIR
 from src.dataset import create_dataset
 from src.model_utils.config import PROJECT_ROOT, get_config
 from src.runtime.fileio import TEMPORARY_NAME
@@ -355,7 +355,7 @@ def test_outputs_are_checked_before_any_data_is_read(folders, tmp_path):
 
 
 def test_cifar_class_names_come_from_batches_meta(demo_data):
-    from src.data.files import dataset_class_names
+    from src.inputs.files import dataset_class_names
     names = dataset_class_names(os.path.join(demo_data, "cifar10"), "cifar10", True)
     with open(os.path.join(demo_data, "cifar10", CIFAR_TRAIN_DIR, "batches.meta.txt"), encoding="utf-8") as stream:
         assert names == [line.strip() for line in stream if line.strip()] == CLASSES

@@ -1,11 +1,11 @@
-"""timm's `inception_v4` reference (tests/data/timm_inception_v4, see its RECIPE.md): the state-dict keys,
+"""timm's `inception_v4` reference (tests/reference/timm_inception_v4, see its RECIPE.md): the state-dict keys,
 the weights drawn by the recipe, the input and timm's log-probabilities for them."""
 import os
 from collections import OrderedDict
 
 import numpy as np
 
-FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "timm_inception_v4")
+FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference", "timm_inception_v4")
 TIMM_BN_EPS = 1e-3
 
 

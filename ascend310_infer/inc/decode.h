@@ -1,5 +1,5 @@
 /** Reading and decoding image files. Truncated files are rejected before decoding, as the Python pipeline
- *  does (src/data/files.py): the JPEG decoder would fill the missing part with grey and only warn. Other
+ *  does (src/inputs/files.py): the JPEG decoder would fill the missing part with grey and only warn. Other
  *  damage is left to OpenCV's decoder, which then returns no image. */
 #ifndef INCEPTIONV4_INFER_DECODE_H_
 #define INCEPTIONV4_INFER_DECODE_H_

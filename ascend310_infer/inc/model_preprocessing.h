@@ -7,7 +7,7 @@
 #include "preprocess.h"
 
 /** The settings recorded in flags.model_path, each preprocessing flag given replacing its recorded value
- *  (one line on stdout where they differ, as src/data/preprocessing.py says it); without a complete record,
+ *  (one line on stdout where they differ, as src/inputs/preprocessing.py says it); without a complete record,
  *  flags.preprocessing (the flags over the original's defaults). Throws AppError if the record is
  *  unreadable or out of range. */
 Preprocessing ModelPreprocessing(const Flags &flags);

@@ -1,5 +1,5 @@
 /**
- * The evaluation preprocessing of src/data/preprocessing.py (Preprocessing.eval_ops), step for step, after
+ * The evaluation preprocessing of src/inputs/preprocessing.py (Preprocessing.eval_ops), step for step, after
  * decoding: RGB, resize the shorter side to round (or floor) of max(height, width) / crop_pct with MindSpore's Resize
  * (OpenCV's cv::resize: INTER_LINEAR for bilinear, INTER_CUBIC for bicubic), centre crop, normalise each
  * channel as (x - 255 * mean) / (255 * std), HWC -> CHW float32.

@@ -24,7 +24,7 @@ const char kUsage[] =
     "  --device_type   CPU (default) or Ascend\n"
     "  --device_id     Ascend device to run on (default 0)\n"
     "  --save_inputs   also write each preprocessed input tensor to preprocess_Result/<image>.bin\n"
-    "Preprocessing, as src/data/preprocessing.py does it; the model file's recorded settings (export.py writes\n"
+    "Preprocessing, as src/inputs/preprocessing.py does it; the model file's recorded settings (export.py writes\n"
     "them) are used unless a flag is given, the original's values (below) if it has none:\n"
     "  --crop_pct       resize the shorter side to max(height, width) / crop_pct (rounded, or floored as the\n"
     "                   model's record says), then crop the centre;\n"

@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The endings src/data/files.py IMAGE_EXTENSIONS reads, compared case-insensitively.
+// The endings src/inputs/files.py IMAGE_EXTENSIONS reads, compared case-insensitively.
 const std::set<std::string> kImageExtensions = {".jpeg", ".jpg", ".png", ".bmp", ".tif", ".tiff"};
 
 bool IsImage(const fs::path &path) {

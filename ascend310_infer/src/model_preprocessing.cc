@@ -38,7 +38,7 @@ std::array<double, 3> Triple(const Json &value, const std::string &key, const st
   return {value.items[0].number, value.items[1].number, value.items[2].number};
 }
 
-// src/data/preprocessing.py _differs: equal within math.isclose(rel_tol=1e-9, abs_tol=1e-12).
+// src/inputs/preprocessing.py _differs: equal within math.isclose(rel_tol=1e-9, abs_tol=1e-12).
 bool Differs(double a, double b) {
   return std::abs(a - b) > std::max(1e-9 * std::max(std::abs(a), std::abs(b)), 1e-12);
 }
@@ -76,7 +76,7 @@ Preprocessing FromJson(const Json &recorded, const std::string &where) {
   const Json *backend = recorded.Find("resize_backend");
   const Json *rounding = recorded.Find("resize_rounding");
   if (!backend && !rounding) {
-    // Recorded before these fields (src/data/preprocessing.py _completed): timm's values (mean/std 0.5, bicubic,
+    // Recorded before these fields (src/inputs/preprocessing.py _completed): timm's values (mean/std 0.5, bicubic,
     // crop_pct 0.875) are timm's record; any other is read as before (numpy, round).
     const Preprocessing timm{{0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}, "bicubic", 0.875};
     if (!Differs(prep.image_mean, timm.image_mean) && !Differs(prep.image_std, timm.image_std) &&

@@ -111,7 +111,7 @@ std::vector<float> Preprocess(const cv::Mat &bgr, int height, int width, const P
   // MindSpore's CenterCrop puts the odd pixel on the bottom/right: offsets round down.
   cv::Rect crop((resized.cols - width) / 2, (resized.rows - height) / 2, width, height);
   cv::Mat patch = resized(crop);
-  // src/data/preprocessing.py normalises with Normalize(mean * 255, std * 255): the products in double, handed
+  // src/inputs/preprocessing.py normalises with Normalize(mean * 255, std * 255): the products in double, handed
   // to MindSpore as float32; (x - mean) / std in float32 then gives its exact bits ((x / 255 - mean) / std
   // would differ in the last bit).
   float mean255[3], std255[3];

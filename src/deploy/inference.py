@@ -22,9 +22,9 @@ from mindspore import nn
 
 from src.checkpoint import (AIR_HINT, CLASS_NAMES_KEY, EXPORT_EXTENSIONS, assign_params, checkpoint_metadata,
                             checkpoint_num_classes, exported_format, read_checkpoint)
-from src.data.files import (IMAGE_EXTENSIONS, image_data_problem, imagenet_class_names, read_class_names,
+from src.inputs.files import (IMAGE_EXTENSIONS, image_data_problem, imagenet_class_names, read_class_names,
                             undecodable_format)
-from src.data.preprocessing import resolve_image_size
+from src.inputs.preprocessing import resolve_image_size
 from src.deploy.runners import MindirClassifier, OnnxClassifier, padded_batches
 from src.inceptionv4 import network_from_config
 from src.runtime import interrupt
@@ -195,7 +195,7 @@ def load_images(paths, preprocessing, height, width):
 
 class CheckpointModel:
     """A checkpoint in MindSpore (eval mode), run in batches of cfg.batch_size (the last one padded), at the
-    input size recorded with it (src.data.preprocessing.resolve_image_size)."""
+    input size recorded with it (src.inputs.preprocessing.resolve_image_size)."""
 
     def __init__(self, cfg):
         self.net, params = load_network(cfg, cfg.ckpt_file, infer_classes=True)

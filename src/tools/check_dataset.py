@@ -17,7 +17,7 @@ import sys
 
 from PIL import Image
 
-from src.data.files import BadImageFile, cifar_files, list_image_folder, read_cifar_file, read_image_file
+from src.inputs.files import BadImageFile, cifar_files, list_image_folder, read_cifar_file, read_image_file
 from src.runtime.errors import UserError, report_user_errors
 
 CHUNK = 256

@@ -8,7 +8,7 @@ timm: `model.safetensors` of `inception_v4.tf_in1k` (read with NumPy, no PyTorch
 dict (.pth/.bin, read only when PyTorch is installed). mindcv: its MindSpore `.ckpt`. BatchNorm eps differences
 are folded into the moving variance; the head BatchNorms the sources lack are set to identity, so the
 converted network's log-probabilities equal log_softmax of the source's logits. The class count comes from the
-input's classifier. The checkpoint records the source's preprocessing (src.data.preprocessing.SOURCES), its input
+input's classifier. The checkpoint records the source's preprocessing (src.inputs.preprocessing.SOURCES), its input
 size (299x299) and, for 1000 classes, the ImageNet-1k class names and WordNet ids.
 
 --to timm writes, with NumPy, what `timm.create_model("inception_v4", num_classes=N).load_state_dict(...,
@@ -23,8 +23,8 @@ import sys
 
 from src.checkpoint import (IMAGE_SIZE_KEY, METADATA_KEY, PREPROCESSING_KEY, checkpoint_metadata, encode_metadata,
                             read_checkpoint, save_checkpoint, weights_metadata)
-from src.data.files import imagenet_class_ids, imagenet_class_names
-from src.data.preprocessing import SOURCES
+from src.inputs.files import imagenet_class_ids, imagenet_class_names
+from src.inputs.preprocessing import SOURCES
 from src.deploy.convert import CLASSIFIER, SOURCE_IMAGE_SIZE, convert, read_weights, to_timm
 from src.runtime.errors import UserError, report_user_errors
 from src.runtime.fileio import atomic_output, check_not_input

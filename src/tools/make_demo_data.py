@@ -23,7 +23,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from src.data.files import CIFAR_EVAL_DIR, CIFAR_EVAL_FILE, CIFAR_IMAGE_SHAPE, CIFAR_TRAIN_DIR
+from src.inputs.files import CIFAR_EVAL_DIR, CIFAR_EVAL_FILE, CIFAR_IMAGE_SHAPE, CIFAR_TRAIN_DIR
 from src.model_utils.config import PROJECT_ROOT
 from src.runtime.errors import UserError, report_user_errors
 from src.runtime.fileio import atomic_output

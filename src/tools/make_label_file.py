@@ -8,14 +8,14 @@ import argparse
 import os
 
 from src.checkpoint import checkpoint_metadata, exported_metadata
-from src.data.files import model_classes, write_label_file
+from src.inputs.files import model_classes, write_label_file
 from src.runtime.errors import UserError, report_user_errors
 from src.runtime.fileio import check_input_file, prepare_output_file
 
 
 def model_class_names(path):
     """(class names, WordNet ids) a checkpoint (.ckpt) or an exported ONNX model (.onnx) records
-    (src.data.files.model_classes), or (None, None)."""
+    (src.inputs.files.model_classes), or (None, None)."""
     check_input_file(path, "model", "pass the .ckpt or .onnx file the inference app's model was made from.")
     from src.checkpoint import checkpoint_metadata, read_checkpoint  # pylint: disable=import-outside-toplevel
     if path.lower().endswith(".onnx"):

@@ -17,7 +17,7 @@ import re
 import shutil
 import tempfile
 
-from src.data.files import IMAGE_EXTENSIONS
+from src.inputs.files import IMAGE_EXTENSIONS
 from src.runtime.errors import UserError, report_user_errors
 
 KAGGLE_HEADER = ("ImageId", "PredictionString")

@@ -21,8 +21,8 @@ src/deploy/quantization.py for what is quantized and what stays in float32.
 import argparse
 import sys
 
-from src.data.files import model_classes
-from src.data.preprocessing import resolve_preprocessing
+from src.inputs.files import model_classes
+from src.inputs.preprocessing import resolve_preprocessing
 from src.deploy import quantization
 from src.deploy.inference import model_file
 from src.deploy.runners import OnnxClassifier, data_config

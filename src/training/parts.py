@@ -136,7 +136,7 @@ def freeze_backbone(net):
 
 def create_eval_model(cfg, net, dataset_path, preprocessing=None, class_names=None, class_ids=None):
     """(Model reporting Loss, Top1-Acc and Top5-Acc, eval dataset of `dataset_path`) for `net`; `preprocessing`
-    (src.data.preprocessing) defaults to the config's; class folders are labelled by their position in the model's
+    (src.inputs.preprocessing) defaults to the config's; class folders are labelled by their position in the model's
     classes (WordNet ids `class_ids` or names `class_names`) when given.
 
     With fewer than five classes, Top5-Acc counts the top num_classes (and is 1.0).

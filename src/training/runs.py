@@ -34,7 +34,7 @@ import mindspore as ms
 
 from src.checkpoint import (CLASS_IDS_KEY, CLASS_NAMES_KEY, TRAINING_KEY, assign_params, checkpoint_metadata,
                             read_checkpoint)
-from src.data.files import dataset_class_names, folder_classes
+from src.inputs.files import dataset_class_names, folder_classes
 from src.runtime.errors import UserError
 from src.runtime.fileio import atomic_output, check_input_file, prepare_output_dir, stale_temporaries
 
@@ -241,7 +241,7 @@ def check_train_config(cfg):
 
 def training_class_names(cfg, recorded):
     """The training data's classes in label order (recorded in every checkpoint): (names, WordNet ids), see
-    src.data.files.folder_classes; (None, None) for CIFAR-10 without names. UserError when an ImageNet-style
+    src.inputs.files.folder_classes; (None, None) for CIFAR-10 without names. UserError when an ImageNet-style
     folder has fewer class folders than num_classes (unless allow_fewer_classes) or when the resumed
     checkpoint's metadata `recorded` names other classes."""
     names = dataset_class_names(cfg.dataset_path, cfg.ds_type, True)

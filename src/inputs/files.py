@@ -23,7 +23,7 @@ from collections import namedtuple
 import numpy as np
 
 from src.checkpoint import CLASS_IDS_KEY, CLASS_NAMES_KEY
-from src.data.imagenet_classes import IMAGENET_CLASSES
+from src.inputs.imagenet_classes import IMAGENET_CLASSES
 from src.runtime.errors import UserError
 from src.runtime.fileio import atomic_output, check_input_file
 
@@ -456,7 +456,7 @@ def list_image_folder(path, num_classes=None, class_names=None, class_ids=None):
 
 def evaluation_classes(path, ds_type, num_classes, metadata, model):
     """(class names, WordNet ids) to label the evaluation data at `path` with, for `model` (its name, for
-    messages) whose weights' metadata is `metadata`: the recorded classes (src.data.files.model_classes);
+    messages) whose weights' metadata is `metadata`: the recorded classes (src.inputs.files.model_classes);
     for a 1000-class model without them (the original's checkpoints: ImageNet-1k), ImageNet-1k's when every
     class folder is one of its WordNet ids or names; else (None, None), scoring with the sorted class folders as
     labels, which is right only when the folder holds all num_classes of them: UserError otherwise (a missing
