@@ -20,7 +20,6 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from timing import time_predict  # noqa: E402  (benchmarks/timing.py, beside this script)
-from src.inceptionv4 import network_from_config
 
 VARIANTS = [  # (batch, steps, isa, extra options)
     (8, 4, "AVX2", []),
@@ -68,12 +67,10 @@ def worker(args):
     import mindspore.dataset as ds
     from mindspore.train import Model
 
-    from src.runtime.context import init_context
-    from src.training.parts import freeze_backbone
     from src.inceptionv4 import network_from_config
-    from src.training.parts import get_lr
     from src.model_utils.config import get_config
-    from src.training.parts import create_optimizer, create_train_model
+    from src.runtime.context import init_context
+    from src.training.parts import create_optimizer, create_train_model, freeze_backbone, get_lr
 
     size = str(args.size)
     cfg = get_config(["--config_path", os.path.join(ROOT, "default_config_cpu.yaml"), "--batch_size",
