@@ -51,7 +51,7 @@ def export_file_in_output_dir(cfg):
     return cfg.replace(file_name=os.path.join(cfg.output_path, cfg.file_name))
 
 
-def exported_metadata(cfg, recorded):
+def metadata_for_export(cfg, recorded):
     """What the exported file records (ONNX metadata_props / MINDIR user_info under METADATA_KEY): the
     preprocessing the weights need (recorded, or the config's), the input size and, when known, the class names
     and WordNet ids."""
@@ -72,7 +72,7 @@ def run_export(cfg):
     net, params = load_network(cfg, cfg.ckpt_file)
     recorded = checkpoint_metadata(params, cfg.ckpt_file)
     cfg = resolve_image_size(cfg, recorded, f"'{cfg.ckpt_file}'")
-    metadata = exported_metadata(cfg, recorded)
+    metadata = metadata_for_export(cfg, recorded)
     batch = cfg.export_batch_size
     images = ms.Tensor(np.zeros((batch, 3, cfg.height, cfg.width), np.float32))
     not_written = f"'{path}' was not written"

@@ -12,7 +12,7 @@ import pytest
 from conftest import write_small_cifar
 from src.inceptionv4 import Inceptionv4
 from src.model_utils.config import PROJECT_ROOT, get_config
-from src.training.parts import CLASSIFIER, load_pretrained
+from src.training.parts import HEAD_PARAMETERS, load_pretrained
 from tests.model_zoo_originals import checkpoint_parameters
 
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
@@ -47,13 +47,13 @@ def test_pretrained_keeps_the_backbone_and_reinitialises_the_classifier(imagenet
     load_pretrained(cfg, net, printer=lambda *a, **k: lines.append(" ".join(map(str, a))))
     source = _arrays(imagenet_checkpoint)
     for param in net.get_parameters():
-        if param.name in CLASSIFIER:
+        if param.name in HEAD_PARAMETERS:
             assert param.shape[0] == 10
         else:
             assert np.array_equal(param.asnumpy(), source[param.name]), param.name
     assert net.softmax.batchnorm.moving_variance.asnumpy().tolist() == [1.0] * 10  # fresh, not the file's
     assert lines == [f"pretrained: kept 749 parameters of '{imagenet_checkpoint}'; re-initialised "
-                     f"{', '.join(CLASSIFIER)} for 10 classes (the checkpoint has 1000)"]
+                     f"{', '.join(HEAD_PARAMETERS)} for 10 classes (the checkpoint has 1000)"]
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ SOURCE_IMAGE_SIZE = (299, 299)
 """The input size (height, width) timm's and mindcv's Inception-v4 weights were trained at."""
 
 SOURCE_BN_EPS = {"timm": 1e-3, "mindcv": 1e-3}
-CLASSIFIER = {"timm": "last_linear", "mindcv": "classifier"}
+CLASSIFIER_PREFIX = {"timm": "last_linear", "mindcv": "classifier"}
 _TIMM_BN = {"gamma": "bn.weight", "beta": "bn.bias", "moving_mean": "bn.running_mean",
             "moving_variance": "bn.running_var"}
 _TIMM_INCEPTION_C = {"branch_0": "branch0", "branch_1": "branch1_0", "branch_1_1": "branch1_1a",
@@ -46,7 +46,7 @@ def source_name(source, name):
     if name.startswith(("bn0.", "softmax.batchnorm.")):
         return None
     if name.startswith("softmax.dense."):
-        return f"{CLASSIFIER[source]}.{name.rsplit('.', 1)[1]}"
+        return f"{CLASSIFIER_PREFIX[source]}.{name.rsplit('.', 1)[1]}"
     conv, _, part = name.partition(".conv.")  # '<conv>.conv.conv.weight' / '<conv>.conv.batchnorm.gamma'
     if source == "mindcv":
         return f"{conv}.{part}".replace(".batchnorm.", ".bn.")
@@ -92,11 +92,11 @@ def convert(source, weights, path):
     layout = detect_layout(weights)
     if layout != source:
         seen = f"its names look like {layout}'s" if layout else "its names are not those of any known layout"
-        hint = f": use --source {layout}" if layout in CLASSIFIER else ""
+        hint = f": use --source {layout}" if layout in CLASSIFIER_PREFIX else ""
         raise UserError(f"'{path}' is not a {source} Inception-v4 checkpoint ({seen}){hint}.")
-    classifier = weights.get(f"{CLASSIFIER[source]}.weight")
+    classifier = weights.get(f"{CLASSIFIER_PREFIX[source]}.weight")
     if classifier is None or classifier.ndim != 2 or classifier.shape[1] != NUM_FEATURES:
-        raise UserError(f"'{path}' lacks a {CLASSIFIER[source]}.weight of shape (classes, {NUM_FEATURES}).")
+        raise UserError(f"'{path}' lacks a {CLASSIFIER_PREFIX[source]}.weight of shape (classes, {NUM_FEATURES}).")
     num_classes = classifier.shape[0]
     net = Inceptionv4(classes=num_classes, is_train=False)
     params = list(net.get_parameters())
@@ -152,7 +152,7 @@ def to_timm(params, path):
     tensors = {}
     for name, value in values.items():
         key = source_name("timm", name)
-        if key is None or key.startswith(f"{CLASSIFIER['timm']}."):
+        if key is None or key.startswith(f"{CLASSIFIER_PREFIX['timm']}."):
             continue  # the head: folded below
         if name.endswith("moving_variance"):  # same y for timm's eps: var + eps_ours = var' + eps_timm
             value = value + CONV_BN_EPS - SOURCE_BN_EPS["timm"]

@@ -25,7 +25,7 @@ from src.checkpoint import (IMAGE_SIZE_KEY, METADATA_KEY, PREPROCESSING_KEY, che
                             read_checkpoint, save_checkpoint, weights_metadata)
 from src.inputs.files import imagenet_class_ids, imagenet_class_names
 from src.inputs.preprocessing import SOURCES
-from src.deploy.convert import CLASSIFIER, SOURCE_IMAGE_SIZE, convert, read_weights, to_timm
+from src.deploy.convert import CLASSIFIER_PREFIX, SOURCE_IMAGE_SIZE, convert, read_weights, to_timm
 from src.runtime.errors import UserError, report_user_errors
 from src.runtime.fileio import atomic_output, check_not_input
 
@@ -33,7 +33,7 @@ from src.runtime.fileio import atomic_output, check_not_input
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     direction = parser.add_mutually_exclusive_group(required=True)
-    direction.add_argument("--source", choices=sorted(CLASSIFIER), help="where the weights come from")
+    direction.add_argument("--source", choices=sorted(CLASSIFIER_PREFIX), help="where the weights come from")
     direction.add_argument("--to", choices=["timm"], help="write this network's checkpoint as that library's weights")
     parser.add_argument("--input", required=True, help="timm .safetensors (or .pth/.bin) / mindcv .ckpt file; "
                         "with --to: a checkpoint of this network")

@@ -91,8 +91,8 @@ def create_train_model(cfg, net, optimizer):
                  loss_scale_manager=FixedLossScaleManager(cfg.loss_scale, drop_overflow_update=False))
 
 
-CLASSIFIER = ("softmax.dense.weight", "softmax.dense.bias", "softmax.batchnorm.gamma", "softmax.batchnorm.beta",
-              "softmax.batchnorm.moving_mean", "softmax.batchnorm.moving_variance")
+HEAD_PARAMETERS = ("softmax.dense.weight", "softmax.dense.bias", "softmax.batchnorm.gamma", "softmax.batchnorm.beta",
+                   "softmax.batchnorm.moving_mean", "softmax.batchnorm.moving_variance")
 """The parameters whose shape follows num_classes: re-initialised when the class count changes."""
 
 
@@ -102,7 +102,7 @@ def load_pretrained(cfg, net, params=None, printer=print):
     loaded."""
     params = read_checkpoint(cfg.pretrained) if params is None else params
     file_classes = checkpoint_num_classes(params)
-    fresh = CLASSIFIER if file_classes is not None and file_classes != cfg.num_classes else ()
+    fresh = HEAD_PARAMETERS if file_classes is not None and file_classes != cfg.num_classes else ()
     assign_params(net, params, cfg.pretrained, skip=fresh)
     kept = sum(1 for _ in net.get_parameters()) - len(fresh)
     if fresh:
