@@ -33,7 +33,6 @@ from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, 
 from onnxruntime.quantization.calibrate import save_tensors_data
 
 from src.dataset import create_dataset, explain_pipeline_errors
-from src.model_utils.config import Config
 from src.runtime.errors import UserError
 
 QUANT_OPSET = 13
@@ -109,11 +108,9 @@ def training_images(cfg, dataset_path, count, preprocessing, class_names=None, c
     split has fewer."""
     import mindspore.dataset as ds
     ds.config.set_seed(cfg.seed)
-    values = cfg.to_dict()
-    values.update(batch_size=1, augment=False)
     images, labels = [], []
     with explain_pipeline_errors():
-        data = create_dataset(Config(values), dataset_path, do_train=True, shuffle=True, preprocessing=preprocessing,
+        data = create_dataset(cfg.replace(batch_size=1, augment=False), dataset_path, do_train=True, shuffle=True, preprocessing=preprocessing,
                               class_names=class_names, class_ids=class_ids)
         for image, label in data.create_tuple_iterator(num_epochs=1, output_numpy=True):
             images.append(image[0])

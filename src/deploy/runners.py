@@ -12,7 +12,6 @@ from mindspore.train import mind_ir_pb2
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
 from src.checkpoint import METADATA_KEY, encode_metadata, exported_metadata
-from src.model_utils.config import Config
 from src.runtime.errors import UserError
 from src.runtime.fileio import check_input_file
 
@@ -134,14 +133,14 @@ class OnnxClassifier:
 def data_config(cfg, model, tool):
     """`cfg` with batch_size, height and width set to `model`'s fixed input shape (a note names each
     change), so that the data pipeline feeds the model what it was exported for."""
-    values = cfg.to_dict()
+    changes = {}
     for key in ("batch_size", "height", "width"):
         wanted = getattr(model, key)
-        if wanted is not None and values[key] != wanted:
-            print(f"{tool}: using {key} {wanted} of '{model.path}' instead of {values[key]} from the "
+        if wanted is not None and getattr(cfg, key) != wanted:
+            print(f"{tool}: using {key} {wanted} of '{model.path}' instead of {getattr(cfg, key)} from the "
                   "config", flush=True)
-            values[key] = wanted
-    return Config(values, [key for key in values if cfg.given(key)])
+            changes[key] = wanted
+    return cfg.replace(**changes)
 
 
 def _read_proto(path):
