@@ -16,7 +16,7 @@ import eval as eval_script
 import eval_onnx
 from src.checkpoint import checkpoint_metadata, read_checkpoint, save_checkpoint
 from src.inputs.files import (evaluation_classes, folder_classes, imagenet_class_ids, imagenet_class_names,
-                            list_image_folder, model_classes)
+                            list_image_folder, model_classes, read_class_names)
 from src.inputs.preprocessing import resolve_preprocessing
 from src.deploy.inference import CheckpointModel, load_images
 from src.deploy.metrics import TopKAccuracy
@@ -186,3 +186,16 @@ def test_a_wordnet_id_training_tree_records_names_and_ids():
         ([NAMES[2], NAMES[7]], [WNIDS[2], WNIDS[7]])
     assert model_classes({"class_names": ["cat", "dog"]}) == (["cat", "dog"], None)
     assert model_classes({}) == (None, None)
+
+
+def test_class_names_from_a_folder_are_those_training_records(tmp_path):
+    """predict.py --class_names FOLDER: a WordNet-id tree gives ImageNet's names, an ImageNet root its train/
+    split's classes (not ['train', 'val']), a folder of other names those names."""
+    for split, folders in (("train", [WNIDS[7], WNIDS[2]]), ("val", [WNIDS[7], WNIDS[2], WNIDS[999]])):
+        for folder in folders:
+            (tmp_path / "root" / split / folder).mkdir(parents=True)
+    (tmp_path / "names" / "dog").mkdir(parents=True)
+    (tmp_path / "names" / "cat").mkdir()
+    assert read_class_names(str(tmp_path / "root")) == [NAMES[2], NAMES[7]]
+    assert read_class_names(str(tmp_path / "root" / "val")) == [NAMES[2], NAMES[7], NAMES[999]]
+    assert read_class_names(str(tmp_path / "names")) == ["cat", "dog"]

@@ -76,13 +76,14 @@ def folder_classes(folders):
 
 
 def read_class_names(path):
-    """Names from a text file (one per line) or from an ImageNet-style folder (its sorted class folders)."""
+    """Names from a text file (one per line) or from an ImageNet-style folder or root (its training split's
+    sorted class folders, as training records them: ImageNet-1k's names for WordNet-id folders)."""
     if os.path.isdir(path):
-        names = sorted(entry.name for entry in os.scandir(path) if entry.is_dir())
-        if not names:
+        folders = sorted(entry.name for entry in os.scandir(imagenet_split_folder(path, True)) if entry.is_dir())
+        if not folders:
             raise UserError(f"class names folder '{os.path.abspath(path)}' has no class sub-folders: pass an "
                             "ImageNet-style folder (<folder>/<class>/<image>) or a text file of names.")
-        return names
+        return folder_classes(folders)[0]
     if not os.path.isfile(path):
         raise UserError(f"class names '{os.path.abspath(path)}' does not exist: pass a text file (one name per "
                         "line) or an ImageNet-style dataset folder.")
