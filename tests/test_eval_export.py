@@ -15,11 +15,11 @@ import pytest
 from mindspore import nn
 
 from conftest import example_pattern, readme_example
-from src.inputs.files import CIFAR_RECORD_BYTES
+from src.inputs.files import CIFAR_RECORD_BYTES, model_classes
 from src.dataset import create_dataset
 from src.deploy.inference import model_file
 from src.deploy.metrics import TopKAccuracy, topk_correct
-from src.deploy.runners import MindirClassifier, OnnxClassifier
+from src.deploy.runners import MindirClassifier, OnnxClassifier, model_file_metadata
 from src.inceptionv4 import network_from_config
 from src.model_utils.config import PROJECT_ROOT, get_config
 from src.training.parts import CrossEntropySmooth
@@ -119,6 +119,15 @@ def test_mindir_classifier_reads_the_recorded_metadata_and_scores_any_number_of_
         output = model.predict(images[:count])
         assert output.shape == (count, 10)
         assert np.abs(output - np.concatenate([trained["reference"]] * 2)[:count]).max() <= 1e-4
+
+
+def test_every_model_file_gives_its_record(trained, exported):
+    """model_file_metadata (make_label_file --model): ONNX metadata_props = MINDIR user_info = what the ONNX
+    runner reads; a checkpoint saved without a record gives none."""
+    recorded = model_file_metadata(exported["ONNX"])
+    assert recorded == model_file_metadata(exported["MINDIR"]) == OnnxClassifier(exported["ONNX"], "CPU").metadata
+    assert recorded["num_classes"] == 10 and "preprocessing" in recorded
+    assert model_file_metadata(trained["ckpt"]) == {} and model_classes({}) == (None, None)
 
 
 def test_dynamic_batch_onnx_gives_the_checkpoint_log_probabilities_at_any_batch(trained, exported):

@@ -11,7 +11,8 @@ from mindspore import nn, ops
 from mindspore.train import mind_ir_pb2
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
-from src.checkpoint import METADATA_KEY, encode_metadata, exported_metadata
+from src.checkpoint import (METADATA_KEY, checkpoint_metadata, encode_metadata, exported_format, exported_metadata,
+                            read_checkpoint)
 from src.runtime.errors import UserError
 from src.runtime.fileio import check_input_file
 
@@ -204,3 +205,20 @@ class MindirClassifier:
         step = self.batch_size or max(1, len(images))
         return np.concatenate([self.cell(ms.Tensor(np.ascontiguousarray(images[start:start + step], np.float32)))
                                .asnumpy() for start in range(0, len(images), step)])
+
+
+def model_file_metadata(path):
+    """The metadata a model file records: an ONNX file's metadata_props, a MINDIR file's user_info, a checkpoint's
+    entry; {} when it records none. UserError when the file cannot be read as what its extension says."""
+    kind = exported_format(path)
+    if kind == "ONNX":
+        import onnx  # pylint: disable=import-outside-toplevel
+        try:
+            props = {prop.key: prop.value for prop in onnx.load(path, load_external_data=False).metadata_props}
+        except Exception as err:  # pylint: disable=broad-except  # any parse failure: not an ONNX file
+            raise UserError(f"'{os.path.abspath(path)}' is not a readable ONNX model ({type(err).__name__}).") \
+                from None
+        return exported_metadata(props, path)
+    if kind == "MINDIR":
+        return exported_metadata(_read_proto(path)[0].user_info, path)
+    return checkpoint_metadata(read_checkpoint(path), path)
