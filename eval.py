@@ -14,11 +14,11 @@ if __name__ == "__main__":  # before any import starts a thread (src/runtime/int
 from mindspore.train import Callback
 
 from src.callback import StopOnSignal
-from src.checkpoint import checkpoint_metadata, exported_format
+from src.checkpoint import exported_format
 from src.inputs.files import class_indexing, dataset_class_names, evaluation_classes
-from src.inputs.preprocessing import resolve_image_size, resolve_preprocessing
+from src.inputs.preprocessing import resolve_preprocessing
 from src.dataset import explain_pipeline_errors
-from src.deploy.inference import load_network
+from src.deploy.inference import open_checkpoint
 from src.deploy.runners import MindirClassifier, data_config
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import extract_dataset_zip, moxing_wrapper
@@ -49,9 +49,7 @@ def load_model(cfg):
             raise UserError(f"'{model.path}' has {model.num_classes} outputs but num_classes is {cfg.num_classes}: "
                             f"pass --num_classes {model.num_classes}.")
         return model.cell, model.metadata, data_config(cfg, model, "eval")
-    net, params = load_network(cfg, cfg.checkpoint_path)
-    metadata = checkpoint_metadata(params, cfg.checkpoint_path)
-    return net, metadata, resolve_image_size(cfg, metadata, f"'{cfg.checkpoint_path}'")
+    return open_checkpoint(cfg, cfg.checkpoint_path)
 
 
 @moxing_wrapper(pre_process=extract_dataset_zip)

@@ -17,10 +17,10 @@ import os
 import mindspore as ms
 import numpy as np
 
-from src.checkpoint import METADATA_KEY, NUM_CLASSES_KEY, checkpoint_metadata, encode_metadata, weights_metadata
+from src.checkpoint import METADATA_KEY, NUM_CLASSES_KEY, encode_metadata, weights_metadata
 from src.inputs.files import model_classes
-from src.inputs.preprocessing import resolve_image_size, resolve_preprocessing
-from src.deploy.inference import load_network, model_file
+from src.inputs.preprocessing import resolve_preprocessing
+from src.deploy.inference import model_file, open_checkpoint
 from src.deploy.runners import BATCH_DIM, record_onnx_metadata
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import moxing_wrapper
@@ -69,9 +69,7 @@ def run_export(cfg):
         raise UserError("config key 'file_name' is empty: pass --file_name with the output path.")
     path = prepare_output_file(model_file(cfg.file_name, cfg.file_format), "exported model (file_name)")
     init_context(cfg)
-    net, params = load_network(cfg, cfg.ckpt_file)
-    recorded = checkpoint_metadata(params, cfg.ckpt_file)
-    cfg = resolve_image_size(cfg, recorded, f"'{cfg.ckpt_file}'")
+    net, recorded, cfg = open_checkpoint(cfg, cfg.ckpt_file)
     metadata = metadata_for_export(cfg, recorded)
     batch = cfg.export_batch_size
     images = ms.Tensor(np.zeros((batch, 3, cfg.height, cfg.width), np.float32))

@@ -1,7 +1,7 @@
-"""A trained network for inference: the checkpoint loaded in eval mode (`load_network`, shared by eval.py,
-export.py and predict.py), BatchNorm folding, the file names of exported models, and predict.py's parts (the
-images to classify, the model: a checkpoint or an exported MINDIR file in MindSpore, or an ONNX file in
-onnxruntime, and the class names its outputs are reported with).
+"""A trained network for inference: the checkpoint loaded in eval mode (`load_network`, `open_checkpoint`:
+shared by eval.py, export.py and predict.py), BatchNorm folding, the file names of exported models, and
+predict.py's parts (the images to classify, the model: a checkpoint or an exported MINDIR file in MindSpore, or
+an ONNX file in onnxruntime, and the class names its outputs are reported with).
 
 BatchNorm folding: in eval mode a BatchNorm after a conv is a per-channel affine map, so conv + BatchNorm
 equals one conv with scaled weights and a bias:
@@ -193,16 +193,22 @@ def load_images(paths, preprocessing, height, width):
     return batches[0][0], batches[0][1]
 
 
+def open_checkpoint(cfg, path, infer_classes=False):
+    """(eval-mode network, recorded metadata, cfg at the image size recorded with the weights unless the command
+    line set it) of checkpoint `path`, through `load_network`."""
+    net, params = load_network(cfg, path, infer_classes)
+    metadata = checkpoint_metadata(params, path)
+    return net, metadata, resolve_image_size(cfg, metadata, f"'{path}'")
+
+
 class CheckpointModel:
     """A checkpoint in MindSpore (eval mode), run in batches of cfg.batch_size (the last one padded), at the
     input size recorded with it (src.inputs.preprocessing.resolve_image_size)."""
 
     def __init__(self, cfg):
-        self.net, params = load_network(cfg, cfg.ckpt_file, infer_classes=True)
-        self.metadata = checkpoint_metadata(params, cfg.ckpt_file)
+        self.net, self.metadata, cfg = open_checkpoint(cfg, cfg.ckpt_file, infer_classes=True)
         self.num_classes = self.net.softmax.dense.weight.shape[0]
         self.source = f"'{cfg.ckpt_file}'"
-        cfg = resolve_image_size(cfg, self.metadata, self.source)
         self.height, self.width, self.batch_size = cfg.height, cfg.width, cfg.batch_size
 
     def predict(self, images):
