@@ -7,8 +7,8 @@ MODEL.mindir evaluates an exported MINDIR file instead (nn.GraphCell), with the 
 records and its input size and batch (a last, smaller batch is completed with zero images that are not scored).
 """
 # pylint: disable=wrong-import-position
-if __name__ == "__main__":  # before any import starts a thread (src/runtime/interrupt.py)
-    from src.runtime.interrupt import catch_signals
+if __name__ == "__main__":  # before any import starts a thread (src/runtime/stops.py)
+    from src.runtime.stops import catch_signals
     catch_signals()
 
 from mindspore.train import Callback
@@ -22,9 +22,9 @@ from src.deploy.inference import open_checkpoint
 from src.deploy.runners import MindirClassifier, data_config
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import extract_dataset_zip, moxing_wrapper
-from src.runtime import interrupt
+from src.runtime import stops
 from src.runtime.context import init_context
-from src.runtime.errors import UserError
+from src.runtime.stops import UserError
 from src.training.parts import create_eval_model
 
 
@@ -71,16 +71,16 @@ def run_eval(cfg):
               f"'{cfg.checkpoint_path}'" + (f"; no images of {len(missing)}: {', '.join(sorted(missing)[:10])}"
                                             if missing else ""), flush=True)
     counter = ImageCounter()
-    with explain_pipeline_errors(), interrupt.safe_points():
+    with explain_pipeline_errors(), stops.safe_points():
         try:
             metrics = model.eval(dataset, callbacks=[counter, StopOnSignal()], dataset_sink_mode=False)
-        except interrupt.Interrupted as stop:
+        except stops.Interrupted as stop:
             stop.detail = f"It had scored {counter.count} images; no accuracy is reported"
             raise
     return metrics, counter.count
 
 
-@interrupt.entry_point
+@stops.entry_point
 def main():
     cfg = get_config(description="Evaluate an Inception-v4 checkpoint.")
     metrics, count = run_eval(cfg)

@@ -9,8 +9,8 @@ classes the model records; a model whose output count differs from --num_classes
 and NaN or infinite scores are errors, never an accuracy.
 """
 # pylint: disable=wrong-import-position
-if __name__ == "__main__":  # before any import starts a thread (src/runtime/interrupt.py)
-    from src.runtime.interrupt import catch_signals
+if __name__ == "__main__":  # before any import starts a thread (src/runtime/stops.py)
+    from src.runtime.stops import catch_signals
     catch_signals()
 
 import os
@@ -23,8 +23,8 @@ from src.deploy.inference import onnx_path
 from src.deploy.metrics import NonFiniteScores, TopKAccuracy
 from src.deploy.runners import OnnxClassifier, data_config
 from src.model_utils.config import get_config
-from src.runtime import interrupt
-from src.runtime.errors import UserError
+from src.runtime import stops
+from src.runtime.stops import UserError
 
 
 def check_outputs(cfg, model):
@@ -70,7 +70,7 @@ def run_eval_onnx(cfg):
             except ValueError as err:
                 raise UserError(f"'{model.path}' does not fit the data in '{cfg.dataset_path}': {err}. Was "
                                 "it exported with the num_classes of this dataset?") from None
-            interrupt.check()
+            stops.check()
     return accuracy
 
 
@@ -83,10 +83,10 @@ def report(cfg, accuracy):
         print(f"accuracy: {values[1]:.5f}", flush=True)
 
 
-@interrupt.entry_point
+@stops.entry_point
 def main():
     cfg = get_config(description="Evaluate an ONNX export of Inception-v4 with onnxruntime.")
-    with interrupt.safe_points():
+    with stops.safe_points():
         accuracy = run_eval_onnx(cfg)
     report(cfg, accuracy)
 

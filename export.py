@@ -8,8 +8,8 @@ feeds one image at a time; an ONNX file exported with --dynamic_batch True takes
 and output 'log_probs' of batch dimension 'batch'). It is written to file_name plus the format's extension.
 """
 # pylint: disable=wrong-import-position
-if __name__ == "__main__":  # before any import starts a thread (src/runtime/interrupt.py)
-    from src.runtime.interrupt import catch_signals
+if __name__ == "__main__":  # before any import starts a thread (src/runtime/stops.py)
+    from src.runtime.stops import catch_signals
     catch_signals()
 
 import os
@@ -24,10 +24,10 @@ from src.deploy.inference import model_file, open_checkpoint
 from src.deploy.runners import BATCH_DIM, record_onnx_metadata
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import moxing_wrapper
-from src.runtime import interrupt
+from src.runtime import stops
 from src.runtime.context import init_context
-from src.runtime.errors import UserError
 from src.runtime.fileio import atomic_output, prepare_output_file
+from src.runtime.stops import UserError
 
 
 def check_backend(file_format, device_target):
@@ -75,7 +75,7 @@ def run_export(cfg):
     images = ms.Tensor(np.zeros((batch, 3, cfg.height, cfg.width), np.float32))
     not_written = f"'{path}' was not written"
     try:
-        with atomic_output(path) as tmp, interrupt.safe_points(), interrupt.exit_at_once(not_written, [tmp]):
+        with atomic_output(path) as tmp, stops.safe_points(), stops.exit_at_once(not_written, [tmp]):
             if cfg.file_format == "ONNX":  # mindspore.export(file_format='ONNX') is deprecated in favour of it
                 dynamic = {"dynamic_axes": {"images": {0: BATCH_DIM}}} if cfg.dynamic_batch else {}
                 ms.onnx.export(net, images, file_name=tmp, input_names=["images"], output_names=["log_probs"],
@@ -86,10 +86,10 @@ def run_export(cfg):
                           custom_func=lambda model: model.user_info.update({METADATA_KEY: encode_metadata(metadata)}))
             else:
                 ms.export(net, images, file_name=tmp, file_format=cfg.file_format)
-            interrupt.check()  # a signal during the export: the finished file is discarded (a second one: at once)
+            stops.check()  # a signal during the export: the finished file is discarded (a second one: at once)
     except OSError as err:
         raise UserError(f"cannot write '{path}': {err.strerror or err}.") from None
-    except interrupt.Interrupted as stop:
+    except stops.Interrupted as stop:
         stop.detail = not_written
         raise
     shown, hint = (("any", "--dynamic_batch False fixes it") if cfg.dynamic_batch else
@@ -101,7 +101,7 @@ def run_export(cfg):
     return path
 
 
-@interrupt.entry_point
+@stops.entry_point
 def main():
     run_export(get_config(description="Export Inception-v4 to MINDIR, ONNX or AIR."))
 

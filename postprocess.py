@@ -13,7 +13,7 @@ import numpy as np
 from src.inputs.files import read_label_file
 from src.deploy.metrics import NonFiniteScores, topk_correct
 from src.model_utils.config import get_config
-from src.runtime.errors import UserError, report_user_errors
+from src.runtime.stops import UserError, report_user_errors
 
 RESULT_SUFFIX = "_0.bin"
 _SHOWN = 5

@@ -11,8 +11,8 @@ than two batches); --output writes the same rows as CSV as they come. Unreadable
 and skipped. A stopped run (Ctrl-C) leaves the CSV with the complete rows of the images predicted so far.
 """
 # pylint: disable=wrong-import-position
-if __name__ == "__main__":  # before any import starts a thread (src/runtime/interrupt.py)
-    from src.runtime.interrupt import catch_signals
+if __name__ == "__main__":  # before any import starts a thread (src/runtime/stops.py)
+    from src.runtime.stops import catch_signals
     catch_signals()
 
 import argparse
@@ -27,10 +27,10 @@ import numpy as np
 from src.inputs.preprocessing import resolve_preprocessing
 from src.deploy.inference import class_names, image_batches, list_images, open_model
 from src.model_utils.config import get_config
-from src.runtime import interrupt
+from src.runtime import stops
 from src.runtime.context import init_context
-from src.runtime.errors import UserError
 from src.runtime.fileio import prepare_output_file
+from src.runtime.stops import UserError
 
 CSV_COLUMNS = ("image", "rank", "class_index", "class_name", "probability")
 
@@ -147,16 +147,16 @@ def run_predict(args, cfg):
                 raise UserError(f"the model gave non-finite scores for {len(bad)} image(s), e.g. '{bad[0]}': the "
                                 f"weights in {model.source} are broken.")
             results = [(path, top_classes(row, topk, names)) for path, row in zip(kept, logp)]
-            with interrupt.critical():  # a batch's lines and rows are shown and written whole
+            with stops.critical():  # a batch's lines and rows are shown and written whole
                 print("\n".join(f"{image}: " + "; ".join(f"{rank}. {name} ({index}) {prob:.6f}"
                                                        for rank, index, name, prob in top)
                                 for image, top in results), flush=True)
                 output.write(results)
                 done += len(results)
             progress.update(files, done)
-    except (interrupt.Interrupted, KeyboardInterrupt) as stop:
+    except (stops.Interrupted, KeyboardInterrupt) as stop:
         saved = f"; '{args.output}' holds their rows (complete rows only)" if args.output and done else ""
-        raise interrupt.Interrupted(getattr(stop, "signum", signal.SIGINT),
+        raise stops.Interrupted(getattr(stop, "signum", signal.SIGINT),
                                     f"It had predicted {done} images of the {len(paths)} files{saved}") from None
     finally:
         output.close()
@@ -169,7 +169,7 @@ def run_predict(args, cfg):
     return done
 
 
-@interrupt.entry_point
+@stops.entry_point
 def main(argv=None):
     args, cfg = parse(argv)
     run_predict(args, cfg)

@@ -1,7 +1,7 @@
 """Train Inception-v4: python train.py --config_path CFG --dataset_path DATA [--key value ...]"""
 # pylint: disable=wrong-import-position
-if __name__ == "__main__":  # before any import starts a thread (src/runtime/interrupt.py)
-    from src.runtime.interrupt import catch_signals
+if __name__ == "__main__":  # before any import starts a thread (src/runtime/stops.py)
+    from src.runtime.stops import catch_signals
     catch_signals()
 
 import os
@@ -15,7 +15,7 @@ from src.inputs.preprocessing import resolve_image_size, resolve_preprocessing
 from src.dataset import explain_pipeline_errors
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import extract_dataset_zip, moxing_wrapper
-from src.runtime import interrupt
+from src.runtime import stops
 from src.runtime.context import init_context, init_distributed
 from src.training.parts import (create_eval_model, create_optimizer, create_train_dataset, create_train_model,
                                 create_train_network, get_lr)
@@ -86,7 +86,7 @@ def run_train(cfg):
               f"{', '.join(run_folder.removed)}", flush=True)
 
     first_epoch, skip = divmod(done, steps_per_epoch)
-    with explain_pipeline_errors(), interrupt.safe_points():
+    with explain_pipeline_errors(), stops.safe_points():
         try:
             if skip:  # resume mid-epoch: finish that epoch without the batches already trained on
                 partial = create_train_dataset(cfg, rank_id, group_size, prep, skip)
@@ -96,13 +96,13 @@ def run_train(cfg):
             if first_epoch < cfg.epoch_size:
                 model.train(cfg.epoch_size, dataset, callbacks=callbacks, dataset_sink_mode=cfg.ds_sink_mode,
                             initial_epoch=first_epoch)
-        except interrupt.Interrupted as stop:
+        except stops.Interrupted as stop:
             stop.detail = stop_detail(saver, cfg)
             raise
     print(f"train: finished {total_steps} steps", flush=True)
 
 
-@interrupt.entry_point
+@stops.entry_point
 def main():
     run_train(get_config(description="Train Inception-v4."))
 

@@ -13,9 +13,9 @@ import time
 from mindspore.train import Callback
 
 from src.checkpoint import TRAINING_KEY, save_checkpoint
-from src.runtime import interrupt
-from src.runtime.errors import UserError
+from src.runtime import stops
 from src.runtime.fileio import atomic_output
+from src.runtime.stops import UserError
 from src.training.runs import checkpoint_name, checkpoint_pattern
 
 
@@ -104,7 +104,7 @@ class CheckpointSaver(Callback):
     `<directory>/<prefix>-<epoch>_<step in epoch>.ckpt` every `save_epochs` epochs, every `save_steps`
     steps (0: never) and after the last step, keeping at most `keep_max` files of this prefix. `metadata(step)`
     gives the checkpoint metadata (src.checkpoint) of a checkpoint after global step `step`. A signal never
-    interrupts a save (src.runtime.interrupt.critical). `last` is (global step, path) of the newest checkpoint."""
+    interrupts a save (src.runtime.stops.critical). `last` is (global step, path) of the newest checkpoint."""
 
     def __init__(self, directory, prefix, steps_per_epoch, total_steps, start_step, save_epochs,
                  save_steps=0, keep_max=10, printer=print, metadata=None):
@@ -135,7 +135,7 @@ class CheckpointSaver(Callback):
             return
         epoch, in_epoch = divmod(self.step - 1, self.steps_per_epoch)
         path = os.path.join(self.directory, checkpoint_name(self.prefix, epoch + 1, in_epoch + 1))
-        with interrupt.critical():
+        with stops.critical():
             save_checkpoint(run_context.original_args().train_network, path,
                             {"epoch_num": epoch + 1, "step_num": self.step},
                             self.metadata(self.step) if self.metadata else None)
@@ -184,7 +184,7 @@ class EvalCallBack(Callback):
         if self.best is None or top1 > self.best[1]:
             self.best = (epoch, top1)
             training = {**self.metadata.get(TRAINING_KEY, {}), "epoch": epoch, "top1": top1}
-            with interrupt.critical():
+            with stops.critical():
                 save_checkpoint(self.network, self.best_path, {"epoch_num": epoch},
                                 {**self.metadata, TRAINING_KEY: training})
         self.print(f"eval: epoch {epoch} Top1-Acc {top1:.4f} Top5-Acc {metrics['Top5-Acc']:.4f} "
@@ -193,7 +193,7 @@ class EvalCallBack(Callback):
 
 
 class StopOnSignal(Callback):
-    """Stops training or evaluation at the end of a step once SIGINT or SIGTERM was received (src.runtime.interrupt),
+    """Stops training or evaluation at the end of a step once SIGINT or SIGTERM was received (src.runtime.stops),
     after `before_stop(run_context)` (e.g. CheckpointSaver.save, so that no finished step is lost)."""
 
     def __init__(self, before_stop=None):
@@ -201,12 +201,12 @@ class StopOnSignal(Callback):
         self.before_stop = before_stop
 
     def on_train_step_end(self, run_context):
-        if interrupt.pending() is not None and self.before_stop:
+        if stops.pending() is not None and self.before_stop:
             self.before_stop(run_context)
-        interrupt.check()
+        stops.check()
 
     def on_eval_step_end(self, run_context):
-        interrupt.check()
+        stops.check()
 
 
 METRICS_FILE = "metrics.csv"

@@ -8,8 +8,8 @@ import json
 import os
 
 from src.runtime.context import use_available_memory_for_checkpoints
-from src.runtime.errors import UserError
 from src.runtime.fileio import atomic_output, check_input_file
+from src.runtime.stops import UserError
 
 _SHOWN = 5
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from src.inputs.files import cifar_files, imagenet_split_folder, list_image_folder, read_cifar_file, read_image_file
 from src.inputs.preprocessing import INTERPOLATIONS, config_preprocessing
-from src.runtime.errors import UserError
+from src.runtime.stops import UserError
 
 CIFAR_PAD = 4
 

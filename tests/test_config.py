@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from src.model_utils.config import PROJECT_ROOT, _coerce, get_config, read_yaml
-from src.runtime.errors import UserError
+from src.runtime.stops import UserError
 
 CONFIGS = ["default_config.yaml", "default_config_gpu.yaml", "default_config_cpu.yaml"]
 
@@ -110,7 +110,7 @@ def test_bad_yaml_files(tmp_path):
 
 
 def test_command_line_error_is_one_line_exit_2(tmp_path):
-    script = ("from src.model_utils.config import get_config\nfrom src.runtime.errors import report_user_errors\n"
+    script = ("from src.model_utils.config import get_config\nfrom src.runtime.stops import report_user_errors\n"
               "print(report_user_errors(get_config)().batch_size)\n")
     run = subprocess.run([sys.executable, "-c", script, "--batch_sise", "3"], cwd=PROJECT_ROOT,
                          capture_output=True, text=True)

@@ -15,7 +15,7 @@ from src.inputs.preprocessing import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, I
 from src.dataset import (create_dataset, create_dataset_cifar10, create_dataset_imagenet, explain_pipeline_errors,
                          worker_count)
 from src.model_utils.config import PROJECT_ROOT, Config, get_config
-from src.runtime.errors import UserError
+from src.runtime.stops import UserError
 from src.tools.check_dataset import main as check_dataset
 
 TRAIN_SIZE, VAL_SIZE = 1437, 360

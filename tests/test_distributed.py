@@ -19,7 +19,7 @@ from src.inputs.files import CIFAR_TRAIN_DIR, read_cifar_file
 from src.dataset import create_dataset
 from src.model_utils.config import PROJECT_ROOT, get_config
 from src.runtime.context import init_distributed, is_distributed, launcher_device_id
-from src.runtime.errors import UserError
+from src.runtime.stops import UserError
 
 SCRIPTS = os.path.join(PROJECT_ROOT, "scripts")
 ASCEND = os.path.join(SCRIPTS, "run_distribute_train_ascend.sh")

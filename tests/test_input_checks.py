@@ -18,7 +18,7 @@ from src.inputs.files import list_image_folder
 from src.dataset import create_dataset
 from src.deploy.runners import record_onnx_metadata
 from src.model_utils.config import MIN_IMAGE_SIZE, PROJECT_ROOT, RANGES, get_config, parse_interval, read_yaml
-from src.runtime.errors import UserError
+from src.runtime.stops import UserError
 
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
 CLASSES = [f"digit_{digit}" for digit in range(10)]

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from src.model_utils.config import ORIGINAL_KEYS, PROJECT_ROOT, UNUSED_KEYS, get_config
-from src.runtime.errors import UserError
+from src.runtime.stops import UserError
 from src.training.parts import get_lr
 from tests.model_zoo_originals import CONFIGS
 

@@ -16,7 +16,7 @@ from src.model_utils.config import PROJECT_ROOT, get_config
 from src.model_utils.moxing_adapter import (NOT_ON_MODELARTS, extract_dataset_zip, extracted_marker,
                                             is_first_device_of_server, moxing_wrapper)
 from src.runtime import context
-from src.runtime.errors import UserError
+from src.runtime.stops import UserError
 
 STUB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "modelarts_stub")
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
@@ -148,7 +148,7 @@ def test_enable_modelarts_without_modelarts_moxing_is_a_user_error(tmp_path, mon
 
 def test_off_modelarts_message_is_one_line_and_exit_2(tmp_path):
     """A real process without moxing: report_user_errors prints one line and exits 2, no traceback."""
-    code = ("from src.runtime.errors import report_user_errors; from src.model_utils.config import get_config; "
+    code = ("from src.runtime.stops import report_user_errors; from src.model_utils.config import get_config; "
             "from src.model_utils.moxing_adapter import moxing_wrapper; "
             "report_user_errors(lambda: moxing_wrapper()(print)(get_config()))()")
     done = subprocess.run([sys.executable, "-c", code] + _args(tmp_path, _obs(tmp_path)), cwd=tmp_path,

@@ -7,7 +7,7 @@ import numpy as np
 from src.checkpoint import assign_params, checkpoint_num_classes, detect_layout, read_checkpoint, shown_names
 from src.deploy.inference import batchnorm_affine
 from src.inceptionv4 import BN0_EPS, CONV_BN_EPS, HEAD_BN_EPS, NUM_FEATURES, Inceptionv4
-from src.runtime.errors import UserError
+from src.runtime.stops import UserError
 
 
 SOURCE_IMAGE_SIZE = (299, 299)

@@ -27,9 +27,9 @@ from src.inputs.files import (IMAGE_EXTENSIONS, image_data_problem, imagenet_cla
 from src.inputs.preprocessing import resolve_image_size
 from src.deploy.runners import MindirClassifier, OnnxClassifier, padded_batches
 from src.inceptionv4 import network_from_config
-from src.runtime import interrupt
-from src.runtime.errors import UserError
+from src.runtime import stops
 from src.runtime.fileio import unreachable
+from src.runtime.stops import UserError
 
 
 def batchnorm_affine(gamma, beta, mean, variance, eps):
@@ -212,14 +212,14 @@ class CheckpointModel:
         self.height, self.width, self.batch_size = cfg.height, cfg.width, cfg.batch_size
 
     def predict(self, images):
-        """Log-probabilities of `images`. A signal stops after the current batch (src.runtime.interrupt; a second one
+        """Log-probabilities of `images`. A signal stops after the current batch (src.runtime.stops; a second one
         at once: the first batch compiles the graph)."""
         outputs = []
-        with interrupt.safe_points():
+        with stops.safe_points():
             for batch, count in padded_batches(images, self.batch_size):
-                with interrupt.exit_at_once():
+                with stops.exit_at_once():
                     outputs.append(self.net(ms.Tensor(batch)).asnumpy()[:count])
-                interrupt.check()
+                stops.check()
         return np.concatenate(outputs)
 
 

@@ -33,7 +33,7 @@ from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, 
 from onnxruntime.quantization.calibrate import save_tensors_data
 
 from src.dataset import create_dataset, explain_pipeline_errors
-from src.runtime.errors import UserError
+from src.runtime.stops import UserError
 
 QUANT_OPSET = 13
 DEFAULT_METHOD = "minmax"

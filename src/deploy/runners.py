@@ -13,8 +13,8 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
 from src.checkpoint import (METADATA_KEY, checkpoint_metadata, encode_metadata, exported_format, exported_metadata,
                             read_checkpoint)
-from src.runtime.errors import UserError
 from src.runtime.fileio import check_input_file
+from src.runtime.stops import UserError
 
 
 PROVIDERS = {"CPU": "CPUExecutionProvider", "GPU": "CUDAExecutionProvider"}

@@ -24,8 +24,8 @@ import numpy as np
 
 from src.checkpoint import CLASS_IDS_KEY, CLASS_NAMES_KEY
 from src.inputs.imagenet_classes import IMAGENET_CLASSES
-from src.runtime.errors import UserError
 from src.runtime.fileio import atomic_output, check_input_file
+from src.runtime.stops import UserError
 
 
 def read_names_file(path):

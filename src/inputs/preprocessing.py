@@ -15,7 +15,7 @@ import math
 import mindspore.dataset.vision as V
 
 from src.checkpoint import IMAGE_SIZE_KEY, PREPROCESSING_KEY
-from src.runtime.errors import UserError
+from src.runtime.stops import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

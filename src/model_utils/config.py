@@ -23,8 +23,8 @@ import sys
 
 import yaml
 
-from src.runtime.errors import UserError
 from src.runtime.fileio import check_input_file
+from src.runtime.stops import UserError
 
 
 ALIAS = ("platform", "device_target")

@@ -18,8 +18,8 @@ import zipfile
 import zlib
 
 from src.runtime.context import get_device_id, get_device_num, get_rank_id
-from src.runtime.errors import UserError
 from src.runtime.fileio import atomic_output
+from src.runtime.stops import UserError
 
 
 DEVICES_PER_SERVER = 8

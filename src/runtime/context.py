@@ -12,7 +12,7 @@ machine with 20 GB available. MemAvailable (/proc/meminfo) is the kernel's estim
 import os
 import platform
 
-from src.runtime.errors import UserError
+from src.runtime.stops import UserError
 
 
 ONEDNN_ISA_CAP = "AVX2"

@@ -7,7 +7,7 @@ import os
 import re
 import tempfile
 
-from src.runtime.errors import UserError
+from src.runtime.stops import UserError
 
 TEMPORARY_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?$")
 """Names of atomic_output's temporary files (`.<stem>.<8 random characters>.tmp<ext>`), including the one

@@ -18,7 +18,7 @@ import sys
 from PIL import Image
 
 from src.inputs.files import BadImageFile, cifar_files, list_image_folder, read_cifar_file, read_image_file
-from src.runtime.errors import UserError, report_user_errors
+from src.runtime.stops import UserError, report_user_errors
 
 CHUNK = 256
 """Files per task handed to a worker process; folders smaller than two chunks are checked in-process."""

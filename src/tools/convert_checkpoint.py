@@ -26,8 +26,8 @@ from src.checkpoint import (IMAGE_SIZE_KEY, METADATA_KEY, PREPROCESSING_KEY, che
 from src.inputs.files import imagenet_class_ids, imagenet_class_names
 from src.inputs.preprocessing import SOURCES
 from src.deploy.convert import CLASSIFIER_PREFIX, SOURCE_IMAGE_SIZE, convert, read_weights, to_timm
-from src.runtime.errors import UserError, report_user_errors
 from src.runtime.fileio import atomic_output, check_not_input
+from src.runtime.stops import UserError, report_user_errors
 
 
 def main(argv=None):

@@ -25,8 +25,8 @@ from sklearn.model_selection import train_test_split
 
 from src.inputs.files import CIFAR_EVAL_DIR, CIFAR_EVAL_FILE, CIFAR_IMAGE_SHAPE, CIFAR_TRAIN_DIR
 from src.model_utils.config import PROJECT_ROOT
-from src.runtime.errors import UserError, report_user_errors
 from src.runtime.fileio import atomic_output
+from src.runtime.stops import UserError, report_user_errors
 
 DEFAULT_OUTPUT_DIR = os.path.join(PROJECT_ROOT, "data", "demo")
 HELD_OUT_FRACTION = 0.2

@@ -8,8 +8,8 @@ import argparse
 
 from src.deploy.runners import model_file_metadata
 from src.inputs.files import model_classes, write_label_file
-from src.runtime.errors import report_user_errors
 from src.runtime.fileio import check_input_file, prepare_output_file
+from src.runtime.stops import report_user_errors
 
 
 @report_user_errors

@@ -18,7 +18,7 @@ import shutil
 import tempfile
 
 from src.inputs.files import IMAGE_EXTENSIONS
-from src.runtime.errors import UserError, report_user_errors
+from src.runtime.stops import UserError, report_user_errors
 
 KAGGLE_HEADER = ("ImageId", "PredictionString")
 WNID = re.compile(r"n\d{8}")

@@ -27,8 +27,8 @@ from src.deploy import quantization
 from src.deploy.inference import model_file
 from src.deploy.runners import OnnxClassifier, data_config
 from src.model_utils.config import get_config
-from src.runtime.errors import UserError, report_user_errors
 from src.runtime.fileio import atomic_output, check_not_input
+from src.runtime.stops import UserError, report_user_errors
 
 TOOL = "quantize_onnx"
 DEFAULT_CHECK_IMAGES = 320  # 1 point = 3 images: a good network's few flips in either direction do not refuse it

@@ -12,7 +12,7 @@ import json
 import os
 from collections import namedtuple
 
-from src.runtime.errors import UserError, report_user_errors
+from src.runtime.stops import UserError, report_user_errors
 
 Device = namedtuple("Device", "rank_id device_id device_ip")
 Server = namedtuple("Server", "server_id devices")

@@ -15,7 +15,7 @@ from mindspore.train import Model
 from src.checkpoint import assign_params, checkpoint_num_classes, read_checkpoint
 from src.dataset import create_dataset
 from src.inceptionv4 import network_from_config
-from src.runtime.errors import UserError
+from src.runtime.stops import UserError
 
 
 class CrossEntropySmooth(nn.LossBase):

@@ -35,8 +35,8 @@ import mindspore as ms
 from src.checkpoint import (CLASS_IDS_KEY, CLASS_NAMES_KEY, TRAINING_KEY, assign_params, checkpoint_metadata,
                             read_checkpoint)
 from src.inputs.files import dataset_class_names, folder_classes
-from src.runtime.errors import UserError
 from src.runtime.fileio import atomic_output, check_input_file, prepare_output_dir, stale_temporaries
+from src.runtime.stops import UserError
 
 
 RUN_FILE = "train_run.json"

@@ -11,7 +11,7 @@ from sklearn.datasets import load_digits
 
 from src.inputs.files import CIFAR_RECORD_BYTES
 from src.model_utils.config import PROJECT_ROOT
-from src.runtime.errors import UserError
+from src.runtime.stops import UserError
 from src.tools.make_demo_data import DEFAULT_OUTPUT_DIR, JPEG_SIZE, digit_image, make_demo_data, split_indices
 
 DIGITS = load_digits()

@@ -21,7 +21,7 @@ from src.inputs.preprocessing import resolve_preprocessing
 from src.deploy.inference import CheckpointModel, load_images
 from src.deploy.metrics import TopKAccuracy
 from src.model_utils.config import PROJECT_ROOT, get_config
-from src.runtime.errors import UserError
+from src.runtime.stops import UserError
 
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")
 SIZE = 75

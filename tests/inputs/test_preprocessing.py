@@ -170,7 +170,7 @@ def test_without_a_record_the_configuration_applies(capsys):
 def test_the_recorded_image_size_applies_unless_given(capsys):
     """The size recorded with the weights replaces the config file's; --height/--width win, with one line each
     that differs; a malformed record is refused."""
-    from src.runtime.errors import UserError
+    from src.runtime.stops import UserError
     recorded, source = {"image_size": [75, 90]}, "'w.ckpt'"
     plain = get_config(["--config_path", CPU_CONFIG])
     assert resolve_image_size(plain, {}, source) is plain
@@ -205,7 +205,7 @@ def test_original_checkpoint_evaluates_with_the_original_preprocessing(trained_c
     ({"crop_pct": 1.5}, "'crop_pct' in the configuration must lie in (0, 1]"),
 ])
 def test_bad_preprocessing_values(values, message):
-    from src.runtime.errors import UserError
+    from src.runtime.stops import UserError
     fields = {**Preprocessing().to_dict(), **values}
     with pytest.raises(UserError) as err:
         Preprocessing.from_values(fields, "in the configuration")
@@ -321,7 +321,7 @@ def test_cifar10_defaults_to_cifar10s_statistics_and_a_record_keeps_its_own(caps
     ({"resize_rounding": "ceil"}, "'resize_rounding' recorded in x is 'ceil'; allowed values: round, floor."),
 ])
 def test_bad_exact_fields(values, message):
-    from src.runtime.errors import UserError
+    from src.runtime.stops import UserError
     with pytest.raises(UserError) as err:
         Preprocessing.from_values({**Preprocessing().to_dict(), **values}, "recorded in x")
     assert str(err.value) == message

@@ -4,7 +4,7 @@ import os
 import time
 
 from moxing import log_event  # the stub; the wrapper imports it again on its own
-from src.runtime.errors import report_user_errors
+from src.runtime.stops import report_user_errors
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import extract_dataset_zip
 from src.model_utils.moxing_adapter import moxing_wrapper

@@ -98,7 +98,7 @@ def test_pretrained_of_another_layout_loads_nothing(tmp_path):
     cfg = get_config(["--config_path", CPU_CONFIG, "--num_classes", "10", "--pretrained", str(old)])
     net = Inceptionv4(classes=10)
     before = {p.name: p.asnumpy().copy() for p in net.get_parameters()}
-    from src.runtime.errors import UserError
+    from src.runtime.stops import UserError
     with pytest.raises(UserError, match="is a mindcv Inception-v4 checkpoint"):
         load_pretrained(cfg, net)
     assert all(np.array_equal(before[p.name], p.asnumpy()) for p in net.get_parameters())

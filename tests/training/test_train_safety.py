@@ -26,7 +26,7 @@ from src.inputs.files import CIFAR_TRAIN_DIR
 from src.dataset import create_dataset
 from src.model_utils.config import PROJECT_ROOT, get_config
 from src.runtime.fileio import TEMPORARY_NAME
-from src.runtime.interrupt import NAMES
+from src.runtime.stops import NAMES
 from src.training.runs import RUN_FILE, previous_best, resume_point
 
 CPU_CONFIG = os.path.join(PROJECT_ROOT, "default_config_cpu.yaml")

@@ -1,8 +1,12 @@
-"""Clean stops on Ctrl-C (SIGINT) and SIGTERM.
+"""How a program stops early, in one line on stderr: a user's mistake (`UserError`, exit status 2) and a stop
+on Ctrl-C (SIGINT) or SIGTERM (exit status 128 + the signal number); `entry_point` reports both for an entry point.
 
     if __name__ == "__main__":        # first lines of an entry point, before any import that starts a thread
-        from src.runtime.interrupt import catch_signals
+        from src.runtime.stops import catch_signals
         catch_signals()
+
+    @entry_point                      # train, eval, export, eval_onnx, predict (the tools: report_user_errors)
+    def main(): ...
 
 A signal is recorded, never acted on while the entry point's imports run (an exception inside `import
 mindspore` breaks the import and then the interpreter's exit) nor inside a checkpoint save (`critical()`): the
@@ -28,7 +32,26 @@ import signal
 import sys
 import threading
 
-from src.runtime.errors import report_user_errors
+USAGE_EXIT_CODE = 2
+
+
+class UserError(Exception):
+    """A mistake the user can fix (bad path, key, value or file). Reported in one line, no traceback."""
+
+
+def report_user_errors(main):
+    """Decorate an entry point: a UserError prints 'error: <message>' to stderr and exits with code 2."""
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except UserError as err:
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            sys.exit(USAGE_EXIT_CODE)
+
+    return wrapper
+
 
 NAMES = {signal.SIGINT: "SIGINT (Ctrl-C)", signal.SIGTERM: "SIGTERM"}
 
