@@ -187,8 +187,9 @@ class _FixedBatch(nn.Cell):
 
 class MindirClassifier:
     """An image classifier exported to MINDIR: images (batch, 3, height, width) float32 -> log-probabilities
-    (batch, classes). `batch_size` is the batch it was exported with (None if any); `cell` takes any batch
-    up to it (and `predict` any number of images), padding a partial batch."""
+    (batch, classes). `batch_size` is the batch it was exported with (None if any). `cell` (a Cell for
+    MindSpore's Model, as eval.py runs it) takes any batch up to it, completing a partial batch in the graph;
+    `predict` takes any number of images, in batches of that size with the last one padded, as OnnxClassifier."""
 
     def __init__(self, path):
         check_input_file(path, "MINDIR model", "export one with 'python export.py --file_format MINDIR'.")
@@ -209,13 +210,16 @@ class MindirClassifier:
         except (RuntimeError, ValueError) as err:
             detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise UserError(f"MindSpore cannot load '{path}' ({detail}).") from None
+        self.graph = graph
         self.cell = graph if self.batch_size is None else _FixedBatch(graph, self.batch_size)
 
     def predict(self, images):
         """Log-probabilities (len(images), classes) for float32 `images` (n, 3, height, width)."""
-        step = self.batch_size or max(1, len(images))
-        return np.concatenate([self.cell(ms.Tensor(np.ascontiguousarray(images[start:start + step], np.float32)))
-                               .asnumpy() for start in range(0, len(images), step)])
+        images = np.ascontiguousarray(images, dtype=np.float32)
+        if self.batch_size is None:
+            return self.graph(ms.Tensor(images)).asnumpy()
+        return np.concatenate([self.graph(ms.Tensor(batch)).asnumpy()[:count]
+                               for batch, count in padded_batches(images, self.batch_size)])
 
 
 def model_file_metadata(path):
