@@ -16,7 +16,7 @@ from src.checkpoint import TRAINING_KEY, save_checkpoint
 from src.runtime import stops
 from src.runtime.fileio import atomic_output
 from src.runtime.stops import UserError
-from src.training.runs import checkpoint_name, checkpoint_pattern
+from src.training.runs import checkpoint_name, checkpoint_pattern, epoch_position
 
 
 class TrainingDiverged(UserError):
@@ -69,7 +69,7 @@ class ProgressMonitor(Callback):
         self.step += 1
         self.epoch_steps += 1
         self.loss = _loss_value(run_context.original_args().net_outputs)
-        epoch, in_epoch = self.position(self.step)
+        epoch, in_epoch = epoch_position(self.step, self.steps_per_epoch)
         if not math.isfinite(self.loss):
             raise TrainingDiverged(
                 f"the loss is {self.loss} at epoch {epoch} step {in_epoch} (global step {self.step}, learning "
@@ -88,15 +88,10 @@ class ProgressMonitor(Callback):
 
     def on_train_epoch_end(self, run_context):
         elapsed = (time.time() - self.epoch_start) * 1000.0
-        epoch, in_epoch = self.position(self.step)
+        epoch, in_epoch = epoch_position(self.step, self.steps_per_epoch)
         self.print(f"epoch: {epoch} step: {in_epoch}, loss is {self.loss}", flush=True)
         self.print(f"Epoch time: {elapsed:.3f}, per step time: {elapsed / max(self.epoch_steps, 1):.3f}",
                    flush=True)
-
-    def position(self, step):
-        """(epoch, step within epoch), both 1-based, of global step `step`."""
-        epoch = (step - 1) // self.steps_per_epoch + 1
-        return epoch, step - (epoch - 1) * self.steps_per_epoch
 
 
 class CheckpointSaver(Callback):
@@ -123,8 +118,8 @@ class CheckpointSaver(Callback):
 
     def on_train_step_end(self, run_context):
         self.step += 1
-        epoch, in_epoch = divmod(self.step - 1, self.steps_per_epoch)
-        epoch_end = in_epoch + 1 == self.steps_per_epoch and (epoch + 1) % self.save_epochs == 0
+        epoch, in_epoch = epoch_position(self.step, self.steps_per_epoch)
+        epoch_end = in_epoch == self.steps_per_epoch and epoch % self.save_epochs == 0
         by_steps = self.save_steps > 0 and self.step % self.save_steps == 0
         if epoch_end or by_steps or self.step == self.total_steps:
             self.save(run_context)
@@ -133,11 +128,11 @@ class CheckpointSaver(Callback):
         """Save the checkpoint of the current step (once)."""
         if self.last and self.last[0] == self.step:
             return
-        epoch, in_epoch = divmod(self.step - 1, self.steps_per_epoch)
-        path = os.path.join(self.directory, checkpoint_name(self.prefix, epoch + 1, in_epoch + 1))
+        epoch, in_epoch = epoch_position(self.step, self.steps_per_epoch)
+        path = os.path.join(self.directory, checkpoint_name(self.prefix, epoch, in_epoch))
         with stops.critical():
             save_checkpoint(run_context.original_args().train_network, path,
-                            {"epoch_num": epoch + 1, "step_num": self.step},
+                            {"epoch_num": epoch, "step_num": self.step},
                             self.metadata(self.step) if self.metadata else None)
             self.last = (self.step, path)
             self.print(f"checkpoint: saved {path}", flush=True)

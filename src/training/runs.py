@@ -54,6 +54,13 @@ def checkpoint_name(prefix, epoch, step):
     return f"{prefix}-{epoch}_{step}.ckpt"
 
 
+def epoch_position(global_step, steps_per_epoch):
+    """(epoch, step in epoch), both 1-based, of the 1-based `global_step`: the position that checkpoint names,
+    the progress log and the checkpoints' `training` metadata give."""
+    epoch, step = divmod(global_step - 1, steps_per_epoch)
+    return epoch + 1, step + 1
+
+
 def checkpoint_pattern(prefix):
     """The regular expression of checkpoint_name's names of `prefix`, with epoch and step as its groups."""
     return re.compile(re.escape(prefix) + r"-(\d+)_(\d+)\.ckpt$")
@@ -156,8 +163,8 @@ def agree_run_id(run_id, group_size):
 
 def training_metadata(global_step, steps_per_epoch, batch_size, group_size, run_id):
     """The `training` metadata of a checkpoint written after `global_step` steps."""
-    epoch, step_in_epoch = divmod(global_step - 1, steps_per_epoch)
-    return {"epoch": epoch + 1, "step_in_epoch": step_in_epoch + 1, "global_step": global_step,
+    epoch, step_in_epoch = epoch_position(global_step, steps_per_epoch)
+    return {"epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": global_step,
             "batch_size": batch_size, "steps_per_epoch": steps_per_epoch, "group_size": group_size,
             "run_id": run_id}
 
