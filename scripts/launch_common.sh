@@ -66,3 +66,13 @@ run_logged() {
     "$@" 2>&1 | tee "$log"
     exit "${PIPESTATUS[0]}"
 }
+
+# run_eval CONFIG DEVICE_TARGET DATA_DIR CHECKPOINT_PATH [ARGS...]: eval.py with the project's config file CONFIG
+# on DEVICE_TARGET, DATA_DIR and CHECKPOINT_PATH made absolute, in ./eval/ with its output in eval/eval.log (the
+# three run_eval_*.sh launchers).
+run_eval() {
+    local root
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    run_logged eval eval.log "${PYTHON:-python3}" "$root/eval.py" --config_path "$root/$1" --device_target "$2" \
+        --dataset_path "$(realpath -m "$3")" --checkpoint_path "$(realpath -m "$4")" "${@:5}"
+}

@@ -13,8 +13,5 @@ if ! [[ "${POSITIONAL[0]}" =~ ^[0-9]+$ ]]; then
     echo "error: DEVICE_ID must be a device number (0, 1, ...), got '${POSITIONAL[0]}'" >&2
     usage
 fi
-root=$(cd "$(dirname "$0")/.." && pwd)
 export DEVICE_ID=${POSITIONAL[0]} RANK_SIZE=1
-run_logged eval eval.log "${PYTHON:-python3}" "$root/eval.py" --config_path "$root/default_config.yaml" \
-    --device_target Ascend --device_id "${POSITIONAL[0]}" --dataset_path "$(realpath -m "${POSITIONAL[1]}")" \
-    --checkpoint_path "$(realpath -m "${POSITIONAL[2]}")" "${EXTRA[@]}"
+run_eval default_config.yaml Ascend "${POSITIONAL[1]}" "${POSITIONAL[2]}" --device_id "${POSITIONAL[0]}" "${EXTRA[@]}"

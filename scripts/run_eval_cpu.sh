@@ -8,7 +8,4 @@
 # Writes ./eval/eval.log (the metric line is its last line).
 source "$(dirname "$0")/launch_common.sh"
 split_args 2 "$@"
-root=$(cd "$(dirname "$0")/.." && pwd)
-run_logged eval eval.log "${PYTHON:-python3}" "$root/eval.py" --config_path "$root/default_config_cpu.yaml" \
-    --device_target CPU --dataset_path "$(realpath -m "${POSITIONAL[0]}")" \
-    --checkpoint_path "$(realpath -m "${POSITIONAL[1]}")" "${EXTRA[@]}"
+run_eval default_config_cpu.yaml CPU "${POSITIONAL[@]}" "${EXTRA[@]}"
