@@ -11,9 +11,7 @@ if __name__ == "__main__":  # before any import starts a thread (src/runtime/sto
     from src.runtime.stops import catch_signals
     catch_signals()
 
-from mindspore.train import Callback
-
-from src.callback import StopOnSignal
+from src.callback import ImageCounter, StopOnSignal
 from src.checkpoint import exported_format
 from src.inputs.files import class_indexing, dataset_class_names, evaluation_classes
 from src.inputs.preprocessing import resolve_preprocessing
@@ -26,17 +24,6 @@ from src.runtime import stops
 from src.runtime.context import init_context
 from src.runtime.stops import UserError
 from src.training.parts import create_eval_model
-
-
-class ImageCounter(Callback):
-    """Counts the images Model.eval scores (the labels of each batch)."""
-
-    def __init__(self):
-        super().__init__()
-        self.count = 0
-
-    def on_eval_step_end(self, run_context):
-        self.count += run_context.original_args().eval_dataset_element[-1].shape[0]
 
 
 def load_model(cfg):

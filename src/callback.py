@@ -1,8 +1,8 @@
 """Every Callback of the project: progress and loss log (with the non-finite loss guard), atomic
 checkpoints with rotation, evaluation on the validation split that keeps the best checkpoint, the stop on
 SIGINT/SIGTERM, the training record (metrics.csv, one row per epoch, and curves.png beside the checkpoints,
-rewritten atomically after every epoch), the profiler over a few steps (`enable_profiling`) and eval.py's
-image counter.
+rewritten atomically after every epoch), the profiler over a few steps (`enable_profiling`) and the count of
+images eval.py scores.
 """
 import csv
 import glob
@@ -185,6 +185,17 @@ class EvalCallBack(Callback):
         self.print(f"eval: epoch {epoch} Top1-Acc {top1:.4f} Top5-Acc {metrics['Top5-Acc']:.4f} "
                    f"({time.time() - start:.1f} s); best Top1-Acc {self.best[1]:.4f} at epoch {self.best[0]}, "
                    f"saved in {self.best_path}", flush=True)
+
+
+class ImageCounter(Callback):
+    """Counts the images Model.eval scores (the labels of each batch)."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def on_eval_step_end(self, run_context):
+        self.count += run_context.original_args().eval_dataset_element[-1].shape[0]
 
 
 class StopOnSignal(Callback):

@@ -183,16 +183,6 @@ def image_batches(paths, preprocessing, height, width, batch_size, skip):
             kept, images = [], []
 
 
-def load_images(paths, preprocessing, height, width):
-    """(paths kept, float32 array N x 3 x height x width) of every usable image of `paths` at once, as
-    image_batches reads them; each file skipped is named on stdout with the reason."""
-    batches = list(image_batches(paths, preprocessing, height, width, max(len(paths), 1),
-                                 lambda path, reason: print(f"predict: skipped '{path}': {reason}", flush=True)))
-    if not batches:
-        raise UserError(f"none of the {len(paths)} file(s) given is a readable image.")
-    return batches[0][0], batches[0][1]
-
-
 def open_checkpoint(cfg, path, infer_classes=False):
     """(eval-mode network, recorded metadata, cfg at the image size recorded with the weights unless the command
     line set it) of checkpoint `path`, through `load_network`."""

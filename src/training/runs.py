@@ -158,9 +158,6 @@ def agree_run_id(run_id, group_size):
     return "".join(f"{int(value):0{digits}x}" for value in total)
 
 
-"""Checkpoint metadata key of the training position."""
-
-
 def training_metadata(global_step, steps_per_epoch, batch_size, group_size, run_id):
     """The `training` metadata of a checkpoint written after `global_step` steps."""
     epoch, step_in_epoch = epoch_position(global_step, steps_per_epoch)
@@ -265,8 +262,9 @@ def training_class_names(cfg, recorded):
 
 
 def restore(cfg, params, net, optimizer, steps_per_epoch, group_size):
-    """Load `params`, the checkpoint dict of `cfg.resume`, into the network and optimizer; return the steps done
-    in this run's steps (src.training.runs), or None for a checkpoint that holds weights only."""
+    """Load `params`, the checkpoint dict of `cfg.resume`, into the network and optimizer; return the global steps
+    it had done (its recorded training position, counted in this run's steps), or None for a checkpoint that holds
+    weights only."""
     assign_params(net, params, cfg.resume)
     if "global_step" not in params:
         print(f"resume: '{cfg.resume}' holds weights only; optimizer state starts afresh at epoch "

@@ -18,7 +18,7 @@ from src.checkpoint import checkpoint_metadata, read_checkpoint, save_checkpoint
 from src.inputs.files import (evaluation_classes, folder_classes, imagenet_class_ids, imagenet_class_names,
                             list_image_folder, model_classes, read_class_names)
 from src.inputs.preprocessing import resolve_preprocessing
-from src.deploy.inference import CheckpointModel, load_images
+from src.deploy.inference import CheckpointModel, image_batches
 from src.deploy.runners import TopKAccuracy
 from src.model_utils.config import PROJECT_ROOT, get_config
 from src.runtime.stops import UserError
@@ -50,8 +50,9 @@ def val_tree(timm_checkpoint, tmp_path_factory):
                                                                 quality=92)
     cfg = _config("--ckpt_file", timm_checkpoint)
     model = CheckpointModel(cfg)
-    paths, images = load_images(sorted(str(flat / name) for name in os.listdir(flat)),
-                                resolve_preprocessing(cfg, model.metadata), SIZE, SIZE)
+    files = sorted(str(flat / name) for name in os.listdir(flat))
+    paths, images, _ = next(image_batches(files, resolve_preprocessing(cfg, model.metadata), SIZE, SIZE, len(files),
+                                          lambda path, reason: pytest.fail(f"{path}: {reason}")))
     top1 = model.predict(images).argmax(axis=1)
     val, expected = root / "val", {}
     for number, (path, predicted) in enumerate(zip(paths, top1)):

@@ -19,7 +19,7 @@ import predict
 import src.training.parts
 from src.inputs.files import imagenet_class_ids, imagenet_class_names
 from src.inputs.preprocessing import KEYS, SOURCES, Preprocessing, resolve_image_size, resolve_preprocessing
-from src.deploy.inference import CheckpointModel, load_images
+from src.deploy.inference import CheckpointModel, image_batches
 from src.deploy.runners import OnnxClassifier
 from src.model_utils.config import PROJECT_ROOT, get_config
 from tests.timm_reference import photos_logp
@@ -280,7 +280,8 @@ def test_mindcv_preprocessing_gives_mindcvs_own_pixels(tmp_path, demo_data):
     run = subprocess.run([sys.executable, os.path.join(PROJECT_ROOT, "tests", "mindcv_transforms.py"), str(out), "299",
                           *paths], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
-    _, ours = load_images(paths, SOURCES["mindcv"], 299, 299)
+    _, ours, _ = next(image_batches(paths, SOURCES["mindcv"], 299, 299, len(paths),
+                                    lambda path, reason: pytest.fail(f"{path}: {reason}")))
     assert np.abs(ours - np.load(out)).max() <= 1e-5
 
 
