@@ -29,12 +29,18 @@ def _copy_with(tmp_path, **changes):
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_every_config_has_the_same_keys_each_with_help(name):
+def test_every_config_has_the_same_keys_each_with_help(name, capsys):
+    """The keys of each file are the reference's; help and choices live in the reference only (one home) and
+    serve every file, --help included."""
     values, helps, choices = read_yaml(_path(name))
-    reference, _, _ = read_yaml(_path("default_config.yaml"))
+    reference, reference_helps, reference_choices = read_yaml(_path("default_config.yaml"))
     assert list(values) == list(reference)
-    assert set(helps) == set(values)
-    assert all(key in values for key in choices)
+    assert set(reference_helps) == set(values)
+    assert all(key in values for key in reference_choices)
+    assert (helps, choices) == (({}, {}) if name != "default_config.yaml" else (reference_helps, reference_choices))
+    with pytest.raises(SystemExit):
+        get_config(["--config_path", _path(name), "--help"])
+    assert reference_helps["bn_momentum"] in " ".join(capsys.readouterr().out.split())
     cfg = get_config(["--config_path", _path(name)])
     assert cfg.device_target == {"default_config.yaml": "Ascend", "default_config_gpu.yaml": "GPU",
                                  "default_config_cpu.yaml": "CPU"}[name]
