@@ -20,7 +20,8 @@ from src.inputs.files import CIFAR_EVAL_FILE, evaluation_classes, imagenet_split
 from src.inputs.preprocessing import resolve_preprocessing
 from src.dataset import create_dataset, explain_pipeline_errors
 from src.deploy.inference import onnx_path
-from src.deploy.runners import NonFiniteScores, OnnxClassifier, TopKAccuracy, data_config
+from src.deploy.metrics import NonFiniteScores, TopKAccuracy
+from src.deploy.runners import OnnxClassifier, data_config
 from src.model_utils.config import get_config
 from src.runtime import stops
 from src.runtime.stops import UserError

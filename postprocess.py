@@ -11,7 +11,7 @@ import sys
 import numpy as np
 
 from src.inputs.files import read_label_file
-from src.deploy.runners import NonFiniteScores, topk_correct
+from src.deploy.metrics import NonFiniteScores, topk_correct
 from src.model_utils.config import get_config
 from src.runtime.stops import UserError, report_user_errors
 

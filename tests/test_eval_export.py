@@ -18,7 +18,8 @@ from conftest import example_pattern, readme_example
 from src.inputs.files import CIFAR_RECORD_BYTES, model_classes
 from src.dataset import create_dataset
 from src.deploy.inference import model_file
-from src.deploy.runners import MindirClassifier, OnnxClassifier, TopKAccuracy, model_file_metadata, topk_correct
+from src.deploy.metrics import TopKAccuracy, topk_correct
+from src.deploy.runners import MindirClassifier, OnnxClassifier, model_file_metadata
 from src.inceptionv4 import network_from_config
 from src.model_utils.config import PROJECT_ROOT, get_config
 from src.training.parts import CrossEntropySmooth

@@ -19,7 +19,7 @@ from src.inputs.files import (evaluation_classes, folder_classes, imagenet_class
                             list_image_folder, model_classes, read_class_names)
 from src.inputs.preprocessing import resolve_preprocessing
 from src.deploy.inference import CheckpointModel, image_batches
-from src.deploy.runners import TopKAccuracy
+from src.deploy.metrics import TopKAccuracy
 from src.model_utils.config import PROJECT_ROOT, get_config
 from src.runtime.stops import UserError
 
