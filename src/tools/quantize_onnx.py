@@ -126,10 +126,10 @@ def run(args, cfg):
         with atomic_output(output) as tmp:
             report = quantization.quantize_model(source, tmp, model.input_name, batches, args.method,
                                                  args.keep_float)
+            if decision == MEASURED:  # first: where INT8 is too slow, the top-1 check would be wasted
+                report["speed"] = check_speed(source, tmp, images[:model.batch_size or 16])
             if args.num_check:
                 report["check"] = check_top1(args, source, tmp, images[count:], labels[count:])
-            if decision == MEASURED:
-                report["speed"] = check_speed(source, tmp, images[:model.batch_size or 16])
     except OSError as err:
         raise UserError(f"cannot write '{output}': {err.strerror or err}.") from None
     except KeptFloat as kept:

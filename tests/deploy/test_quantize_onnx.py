@@ -251,12 +251,15 @@ def test_int8_is_written_for_vnni_or_where_it_is_measured_faster(cpuinfo, option
     """VNNI (found in the CPU's flags, or named by --target_cpu): the INT8 file is written. This CPU without VNNI:
     both files are timed and INT8 is kept only at MIN_SPEEDUP or more, else one line, no file, exit 0. Another CPU
     without VNNI (--target_cpu avx2/avx512): float32 is kept, one line. (Speeds stand in for the timing here;
-    the real timing is checked below.)"""
-    timed = []
+    the real timing is checked below.) Where INT8 is timed too slow, the top-1 check is not run."""
+    timed, checked = [], []
     monkeypatch.setattr(quantization, "speeds", lambda *args: timed.append(args) or speeds)
+    top1_check = quantization.top1_check
+    monkeypatch.setattr(quantization, "top1_check", lambda *args: checked.append(args) or top1_check(*args))
     lines, output = _quantize_for(cpuinfo, option, tmp_path, demo_data, capsys, monkeypatch)
     assert output.exists() == writes
     assert bool(timed) == (speeds is not None)
+    assert bool(checked) == writes
     if speeds:
         assert "both are timed here and INT8 is kept only if at least 1.2x as fast" in lines[0]
         speed = next(line for line in lines if line.startswith("quantize_onnx: on this CPU, batch 4:"))
