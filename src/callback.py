@@ -10,6 +10,7 @@ import math
 import os
 import time
 
+import numpy as np
 from mindspore.train import Callback
 
 from src.checkpoint import TRAINING_KEY, save_checkpoint
@@ -246,18 +247,28 @@ def _floats(rows, column):
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-def draw_curves(path, rows, title):
-    """Training (and held-out) loss and held-out top-1 accuracy against epoch, as a PNG at `path`."""
+STEP_WINDOW = 10
+"""curves.png draws the training loss of each step as the mean of the last STEP_WINDOW steps."""
+
+
+def draw_curves(path, rows, title, steps=None):
+    """Training (and held-out) loss and held-out top-1 accuracy against epoch, as a PNG at `path`; `steps`:
+    (epoch positions, losses) of single training steps, drawn as a running mean of STEP_WINDOW steps, or None."""
     import matplotlib  # pylint: disable=import-outside-toplevel
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt  # pylint: disable=import-outside-toplevel
     from matplotlib.ticker import MaxNLocator  # pylint: disable=import-outside-toplevel
 
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4.6), dpi=100)
-    loss_ax.plot(*_floats(rows, "train_loss"), "o-", label="training (label-smoothed, mean of the epoch)")
+    drawn_steps = bool(steps) and len(steps[1]) >= STEP_WINDOW
+    if drawn_steps:
+        window = np.ones(STEP_WINDOW) / STEP_WINDOW
+        loss_ax.plot(steps[0][STEP_WINDOW - 1:], np.convolve(steps[1], window, "valid"), "-", color="tab:blue",
+                     alpha=0.35, linewidth=1, label=f"training, steps (mean of {STEP_WINDOW})")
+    loss_ax.plot(*_floats(rows, "train_loss"), "o-", color="tab:blue", label="training (mean of the epoch)")
     epochs, eval_loss = _floats(rows, "eval_loss")
     if eval_loss:
-        loss_ax.plot(epochs, eval_loss, "s--", label="held-out")
+        loss_ax.plot(epochs, eval_loss, "s--", color="tab:orange", label="held-out")
     losses = [value for line in loss_ax.get_lines() for value in line.get_ydata()]
     if losses and min(losses) > 0 and max(losses) / min(losses) > 50:
         loss_ax.set_yscale("log")  # a diverged or early epoch would flatten the rest
@@ -275,7 +286,7 @@ def draw_curves(path, rows, title):
     acc_ax.set(xlabel="epoch", ylabel="held-out top-1 accuracy (%)", title="Held-out accuracy", ylim=(0, 101))
     last = max([int(row["epoch"]) for row in rows] + [1])
     for axis in (loss_ax, acc_ax):
-        axis.set_xlim(0.5, last + 0.5)
+        axis.set_xlim(0 if drawn_steps else 0.5, last + 0.5)
         axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         axis.grid(alpha=0.3)
     fig.suptitle(title)
@@ -288,7 +299,8 @@ def draw_curves(path, rows, title):
 
 
 class TrainingRecord(Callback):
-    """After every epoch, rewrites `<directory>/metrics.csv` and `<directory>/curves.png`.
+    """After every epoch, rewrites `<directory>/metrics.csv` and `<directory>/curves.png` (which also draws the loss
+    of every step this process trained).
 
     Args:
         directory: the run's checkpoint folder.
@@ -312,6 +324,7 @@ class TrainingRecord(Callback):
         first_epoch = start_step // steps_per_epoch + 1
         self.rows = [row for row in read_rows(previous) if int(row["epoch"]) < first_epoch] if previous else []
         self.losses = []
+        self.trace = ([], [])  # (epoch position, loss) of every step of this process, for the curves
         self.epoch_start = self.last_step_end = time.time()
         printer(f"record: {os.path.join(directory, METRICS_FILE)} and {CURVES_FILE} beside it, after every epoch",
                 flush=True)
@@ -322,6 +335,8 @@ class TrainingRecord(Callback):
 
     def on_train_step_end(self, run_context):
         self.losses.append(_loss_value(run_context.original_args().net_outputs))
+        self.trace[0].append((self.step + len(self.losses)) / self.steps_per_epoch)
+        self.trace[1].append(self.losses[-1])
         self.last_step_end = time.time()
 
     def on_train_epoch_end(self, run_context):
@@ -342,7 +357,7 @@ class TrainingRecord(Callback):
         os.makedirs(self.directory, exist_ok=True)
         write_rows(os.path.join(self.directory, METRICS_FILE), self.rows)
         draw_curves(os.path.join(self.directory, CURVES_FILE), self.rows,
-                    f"Inception-v4 training, {os.path.abspath(self.directory)}")
+                    f"Inception-v4 training, {os.path.abspath(self.directory)}", self.trace)
 
 
 PROFILER_DIR = "profiler"

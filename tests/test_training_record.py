@@ -65,6 +65,9 @@ def test_one_row_per_epoch_with_the_epochs_values(tmp_path, clock):
     assert (rows[0]["epoch_seconds"], rows[0]["images_per_second"]) == ("2.00", "16")
     assert os.path.getsize(tmp_path / CURVES_FILE) > 10000
     assert sorted(os.listdir(tmp_path)) == [CURVES_FILE, METRICS_FILE]  # no temporary files left
+    # The curves also get every step's loss, at its place in epochs.
+    losses = [1.0, 1.1, 1.2, 1.3, 2.0, 2.1, 2.2, 2.3]
+    assert record.trace == ([step / STEPS for step in range(1, 9)], pytest.approx(losses))
 
 
 def test_resuming_keeps_earlier_rows_and_replaces_the_rest(tmp_path, clock):
@@ -73,10 +76,12 @@ def test_resuming_keeps_earlier_rows_and_replaces_the_rest(tmp_path, clock):
     first = _rows(tmp_path)
     # Killed in epoch 3 after its step 2 (its row was never written), resumed from that checkpoint.
     previous = str(tmp_path / METRICS_FILE)
-    _train(TrainingRecord(str(tmp_path), STEPS, BATCH, LRS, 2 * STEPS + 2, previous, **quiet), [3], skip=2)
+    record = TrainingRecord(str(tmp_path), STEPS, BATCH, LRS, 2 * STEPS + 2, previous, **quiet)
+    _train(record, [3], skip=2)
     rows = _rows(tmp_path)
     assert rows[:2] == first and [row["epoch"] for row in rows] == ["1", "2", "3"]
     assert float(rows[2]["train_loss"]) == pytest.approx(3.25)  # the two steps this run trained
+    assert record.trace == ([2.75, 3.0], pytest.approx([3.2, 3.3]))  # in epoch 3 after its step 2
     # Resumed from the checkpoint of epoch 1: epoch 2 is trained again and its row replaced, not repeated.
     _train(TrainingRecord(str(tmp_path), STEPS, BATCH, LRS, STEPS, previous, **quiet), [2, 3])
     assert [row["epoch"] for row in _rows(tmp_path)] == ["1", "2", "3"]
@@ -91,3 +96,15 @@ def test_curves_without_evaluation_and_with_a_diverged_epoch(tmp_path):
     draw_curves(str(tmp_path / "a.png"), rows, "title")
     with open(tmp_path / "a.png", "rb") as stream:
         assert stream.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_curves_draw_the_steps_when_there_are_enough(tmp_path):
+    rows = [{"epoch": "1", "train_loss": "2.0", "eval_loss": "2.1", "top1": "0.4"},
+            {"epoch": "2", "train_loss": "1.0", "eval_loss": "0.9", "top1": "0.8"}]
+    steps = list(np.arange(1, 41) / 20), list(np.linspace(2.3, 0.5, 40))
+    pictures = {}
+    for name, given in (("none", None), ("few", (steps[0][:9], steps[1][:9])), ("steps", steps)):
+        draw_curves(str(tmp_path / f"{name}.png"), rows, "title", given)
+        pictures[name] = (tmp_path / f"{name}.png").read_bytes()
+    assert pictures["few"] == pictures["none"]  # fewer than callback.STEP_WINDOW steps: no line
+    assert pictures["steps"] != pictures["none"]
