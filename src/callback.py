@@ -4,6 +4,7 @@ SIGINT/SIGTERM, the training record (metrics.csv, one row per epoch, and curves.
 rewritten atomically after every epoch), the profiler over a few steps (`enable_profiling`) and the count of
 images eval.py scores.
 """
+import array
 import csv
 import glob
 import math
@@ -260,7 +261,7 @@ def draw_curves(path, rows, title, steps=None):
     from matplotlib.ticker import MaxNLocator  # pylint: disable=import-outside-toplevel
 
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4.6), dpi=100)
-    drawn_steps = bool(steps) and len(steps[1]) >= STEP_WINDOW
+    drawn_steps = steps is not None and len(steps[1]) >= STEP_WINDOW
     if drawn_steps:
         window = np.ones(STEP_WINDOW) / STEP_WINDOW
         loss_ax.plot(steps[0][STEP_WINDOW - 1:], np.convolve(steps[1], window, "valid"), "-", color="tab:blue",
@@ -324,7 +325,8 @@ class TrainingRecord(Callback):
         first_epoch = start_step // steps_per_epoch + 1
         self.rows = [row for row in read_rows(previous) if int(row["epoch"]) < first_epoch] if previous else []
         self.losses = []
-        self.trace = ([], [])  # (epoch position, loss) of every step of this process, for the curves
+        self.first_step = start_step
+        self.step_losses = array.array("f")  # every step of this process, for the curves (4 bytes a step)
         self.epoch_start = self.last_step_end = time.time()
         printer(f"record: {os.path.join(directory, METRICS_FILE)} and {CURVES_FILE} beside it, after every epoch",
                 flush=True)
@@ -335,8 +337,7 @@ class TrainingRecord(Callback):
 
     def on_train_step_end(self, run_context):
         self.losses.append(_loss_value(run_context.original_args().net_outputs))
-        self.trace[0].append((self.step + len(self.losses)) / self.steps_per_epoch)
-        self.trace[1].append(self.losses[-1])
+        self.step_losses.append(self.losses[-1])
         self.last_step_end = time.time()
 
     def on_train_epoch_end(self, run_context):
@@ -357,7 +358,12 @@ class TrainingRecord(Callback):
         os.makedirs(self.directory, exist_ok=True)
         write_rows(os.path.join(self.directory, METRICS_FILE), self.rows)
         draw_curves(os.path.join(self.directory, CURVES_FILE), self.rows,
-                    f"Inception-v4 training, {os.path.abspath(self.directory)}", self.trace)
+                    f"Inception-v4 training, {os.path.abspath(self.directory)}", self.step_trace())
+
+    def step_trace(self):
+        """(positions in epochs, losses) of the steps this process trained."""
+        steps = self.first_step + 1 + np.arange(len(self.step_losses))
+        return steps / self.steps_per_epoch, np.asarray(self.step_losses)
 
 
 PROFILER_DIR = "profiler"

@@ -67,7 +67,8 @@ def test_one_row_per_epoch_with_the_epochs_values(tmp_path, clock):
     assert sorted(os.listdir(tmp_path)) == [CURVES_FILE, METRICS_FILE]  # no temporary files left
     # The curves also get every step's loss, at its place in epochs.
     losses = [1.0, 1.1, 1.2, 1.3, 2.0, 2.1, 2.2, 2.3]
-    assert record.trace == ([step / STEPS for step in range(1, 9)], pytest.approx(losses))
+    positions, step_losses = record.step_trace()
+    assert list(positions) == [step / STEPS for step in range(1, 9)] and list(step_losses) == pytest.approx(losses)
 
 
 def test_resuming_keeps_earlier_rows_and_replaces_the_rest(tmp_path, clock):
@@ -81,7 +82,8 @@ def test_resuming_keeps_earlier_rows_and_replaces_the_rest(tmp_path, clock):
     rows = _rows(tmp_path)
     assert rows[:2] == first and [row["epoch"] for row in rows] == ["1", "2", "3"]
     assert float(rows[2]["train_loss"]) == pytest.approx(3.25)  # the two steps this run trained
-    assert record.trace == ([2.75, 3.0], pytest.approx([3.2, 3.3]))  # in epoch 3 after its step 2
+    positions, step_losses = record.step_trace()  # in epoch 3 after its step 2
+    assert list(positions) == [2.75, 3.0] and list(step_losses) == pytest.approx([3.2, 3.3])
     # Resumed from the checkpoint of epoch 1: epoch 2 is trained again and its row replaced, not repeated.
     _train(TrainingRecord(str(tmp_path), STEPS, BATCH, LRS, STEPS, previous, **quiet), [2, 3])
     assert [row["epoch"] for row in _rows(tmp_path)] == ["1", "2", "3"]
