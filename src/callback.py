@@ -324,20 +324,19 @@ class TrainingRecord(Callback):
         self.evaluator = evaluator
         first_epoch = start_step // steps_per_epoch + 1
         self.rows = [row for row in read_rows(previous) if int(row["epoch"]) < first_epoch] if previous else []
-        self.losses = []
         self.first_step = start_step
-        self.step_losses = array.array("f")  # every step of this process, for the curves (4 bytes a step)
+        self.step_losses = array.array("d")  # every step of this process: the epoch means and the curves
+        self.epoch_first = 0  # index in step_losses of the epoch's first step
         self.epoch_start = self.last_step_end = time.time()
         printer(f"record: {os.path.join(directory, METRICS_FILE)} and {CURVES_FILE} beside it, after every epoch",
                 flush=True)
 
     def on_train_epoch_begin(self, run_context):
-        self.losses = []
+        self.epoch_first = len(self.step_losses)
         self.epoch_start = time.time()
 
     def on_train_step_end(self, run_context):
-        self.losses.append(_loss_value(run_context.original_args().net_outputs))
-        self.step_losses.append(self.losses[-1])
+        self.step_losses.append(_loss_value(run_context.original_args().net_outputs))
         self.last_step_end = time.time()
 
     def on_train_epoch_end(self, run_context):
@@ -345,8 +344,9 @@ class TrainingRecord(Callback):
         end_step = epoch * self.steps_per_epoch
         seconds = max(self.last_step_end - self.epoch_start, 1e-9)
         metrics = dict(self.evaluator.history).get(epoch, {}) if self.evaluator else {}
+        losses = self.step_losses[self.epoch_first:]
         row = {"epoch": epoch, "global_step": end_step,
-               "train_loss": f"{math.fsum(self.losses) / max(len(self.losses), 1):.6g}",
+               "train_loss": f"{math.fsum(losses) / max(len(losses), 1):.6g}",
                "learning_rate": f"{float(self.learning_rates[end_step - 1]):.6g}",
                "images_per_second": f"{(end_step - self.step) * self.batch_size / seconds:.4g}",
                "epoch_seconds": f"{seconds:.2f}",
